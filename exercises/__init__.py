@@ -1,0 +1,1 @@
+"""The student notebooks, shipped as package data."""

@@ -1,0 +1,138 @@
+"""The command line: ``nngrade check | grade | validate | solution``.
+
+A thin layer over the Python API. Exit codes (DESIGN.md): ``check`` 0 full marks, 1 points
+lost, 2 could not be graded; ``grade`` 0 when every submission was graded, whatever the
+scores, 2 when grading itself broke; ``validate`` 0 when every exercise validates.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Sequence
+
+from nngrade.errors import NngradeError, SetupError
+from nngrade.grader import batch, report, solution
+from nngrade.grader.grade import Grader
+from nngrade.reference import exercise_names, load_exercise
+
+EXIT_OK, EXIT_POINTS_LOST, EXIT_BROKEN = 0, 1, 2
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="nngrade", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    check = sub.add_parser("check", help="grade one notebook and explain every lost point")
+    check.add_argument("notebook")
+    check.add_argument("--format", choices=("text", "json"), default="text")
+
+    grade = sub.add_parser("grade", help="grade a class: files, folders or globs")
+    grade.add_argument("paths", nargs="+")
+    grade.add_argument("--format", choices=("text", "json"), default="text")
+    grade.add_argument("--out", type=Path, help="write report.json and one feedback file "
+                                                "per submission to this folder")
+    grade.add_argument("--jobs", type=int, default=batch.default_jobs(),
+                       help="submissions graded at once (default: the number of cores)")
+    grade.add_argument("--quiet", action="store_true", help="no progress on stderr")
+
+    validate = sub.add_parser("validate", help="self-test: reference full marks, blank zero")
+    validate.add_argument("exercises", nargs="*", help=f"default: all ({', '.join(exercise_names())})")
+
+    sol = sub.add_parser("solution", help="write the notebook filled with the reference")
+    sol.add_argument("exercise", help="e.g. 01_insurance_regression or 01")
+    sol.add_argument("-o", "--output", type=Path, required=True)
+    return parser
+
+
+def _check(args: argparse.Namespace) -> int:
+    result = Grader().grade(args.notebook)
+    if args.format == "json":
+        print(report.to_json(report.GradeReport((result,))))
+    else:
+        print(report.render_submission(result))
+    if result.errors:
+        return EXIT_BROKEN
+    return EXIT_OK if result.full_marks else EXIT_POINTS_LOST
+
+
+def _write_out(out: Path, graded: report.GradeReport) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "report.json").write_text(report.to_json(graded), encoding="utf-8")
+    feedback = out / "feedback"
+    feedback.mkdir(exist_ok=True)
+    for index, sub in enumerate(graded.submissions):
+        name = f"{index + 1:03d}-{Path(sub.path).stem}.txt"
+        (feedback / name).write_text(report.render_submission(sub) + "\n", encoding="utf-8")
+
+
+def _grade(args: argparse.Namespace) -> int:
+    paths = batch.collect(args.paths)
+    if not paths:
+        print("nngrade: no notebooks found in " + " ".join(args.paths), file=sys.stderr)
+        return EXIT_BROKEN
+    started, done = time.monotonic(), [0, 0]
+
+    def progress(sub: report.SubmissionReport) -> None:
+        done[0] += 1
+        done[1] += bool(sub.errors)
+        if not args.quiet:
+            elapsed = time.monotonic() - started
+            left = elapsed / done[0] * (len(paths) - done[0])
+            print(f"\r[{done[0]}/{len(paths)}] graded, {done[1]} not gradable, "
+                  f"{elapsed:.0f} s elapsed, ~{left:.0f} s left", end="", file=sys.stderr,
+                  flush=True)
+
+    graded = batch.grade_all(paths, jobs=args.jobs, progress=progress)
+    if not args.quiet:
+        print(file=sys.stderr)
+    if args.out:
+        _write_out(args.out, graded)
+    if args.format == "json":
+        print(report.to_json(graded))
+    else:
+        print(report.render_table(graded.submissions))
+    return EXIT_OK
+
+
+def _validate(args: argparse.Namespace) -> int:
+    from nngrade.grader.validate import validate
+
+    failed = False
+    for outcome in validate(args.exercises or None):
+        ref, blank = outcome.reports
+        if outcome.failures:
+            failed = True
+            print(f"FAIL {outcome.exercise}")
+            for failure in outcome.failures:
+                print(f"     {failure}")
+        else:
+            print(f"ok   {outcome.exercise}: reference {ref.score:g}/{ref.max_score:g}, "
+                  f"blank {blank.score:g}/{blank.max_score:g}, deterministic")
+    return EXIT_POINTS_LOST if failed else EXIT_OK
+
+
+def _solution(args: argparse.Namespace) -> int:
+    path = solution.write_solution(load_exercise(args.exercise), args.output)
+    print(f"wrote {path}")
+    return EXIT_OK
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit code."""
+    args = _parser().parse_args(argv)
+    commands = {"check": _check, "grade": _grade, "validate": _validate, "solution": _solution}
+    try:
+        return commands[args.command](args)
+    except SetupError as exc:
+        print(f"nngrade: {exc}", file=sys.stderr)
+        return EXIT_BROKEN
+    except NngradeError as exc:
+        print(f"nngrade: {exc}", file=sys.stderr)
+        return EXIT_BROKEN
+    except KeyboardInterrupt:
+        print("\nnngrade: interrupted", file=sys.stderr)
+        return 130

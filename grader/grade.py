@@ -1,0 +1,254 @@
+"""Grade one notebook: read -> execute and run items -> compare -> report.
+
+``Grader`` holds what a batch shares: the reference observations of each exercise (computed
+once through the same sandbox as students' cells, and cached on disk keyed by the reference's
+fingerprint) and the limits. Student cells run in sandboxed children; the notebook's own run
+goes on in a limited kernel at the same time.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from importlib import metadata, resources
+from pathlib import Path
+from typing import Any
+
+import platformdirs
+
+import nngrade
+from nngrade.errors import NngradeError, SetupError, SubmissionError
+from nngrade.grader import compare, kernel, notebook, observe, sandbox, solution
+from nngrade.grader.limits import Limits
+from nngrade.grader.report import ItemResult, SubmissionReport
+from nngrade.grader.spec import Case, Exercise, Item
+from nngrade.reference import load_exercise, exercise_names
+
+_RUN_ERRORS = {"exception", "timeout", "memory", "exit", "crash", "syntax", "too_big", "garbled"}
+
+
+@dataclass(frozen=True)
+class ReferenceRun:
+    """The reference's observations: per (item, case index), and the notebook's final state."""
+
+    cases: dict[tuple[str, int], Any]
+    state: dict[str, Any]
+
+
+def _cache_root() -> Path:
+    root = os.environ.get("NNGRADE_CACHE_DIR") or platformdirs.user_cache_dir("nngrade")
+    return Path(root) / "reference"
+
+
+def fingerprint(exercise: Exercise) -> str:
+    """A hash of everything a reference observation depends on: content and library versions."""
+    digest = hashlib.sha256(nngrade.__version__.encode())
+    package = resources.files(exercise.cases_module.rsplit(".", 1)[0])
+    for name in sorted(p.name for p in package.iterdir() if p.name.endswith(".py")):
+        digest.update(name.encode() + package.joinpath(name).read_bytes())
+    notebook_file = resources.files("nngrade.exercises").joinpath(f"{exercise.stem}.ipynb")
+    digest.update(notebook_file.read_bytes())
+    for dist in ("torch", "numpy", "scikit-learn", "pandas", "matplotlib"):
+        try:
+            digest.update(f"{dist}={metadata.version(dist)}".encode())
+        except metadata.PackageNotFoundError:
+            pass
+    return digest.hexdigest()[:20]
+
+
+def _state_names(exercise: Exercise) -> list[str]:
+    return sorted({e.key for item in exercise.items for e in item.state})
+
+
+def _request(exercise: Exercise, item: Item, case: Case, source: str,
+             imports: tuple[str, ...], limits: Limits) -> sandbox.RunRequest:
+    return sandbox.RunRequest(
+        source=source, cases_module=exercise.cases_module, build=case.build, probe=case.probe,
+        writes=item.writes, args=case.args, seed=case.seed,
+        preamble=(exercise.preamble, *imports),
+        limits=Limits(timeout=item.timeout, memory=limits.memory, output=limits.output,
+                      result=limits.result))
+
+
+def _guess_exercise(sub: notebook.Submission) -> str | None:
+    if sub.exercise:
+        return sub.exercise
+    name = Path(sub.path).name
+    for stem in exercise_names():
+        if stem in name or name.startswith(stem.split("_", 1)[0] + "_"):
+            return stem
+    return None
+
+
+def _normalise(source: str) -> str:
+    return "\n".join(line.rstrip() for line in source.strip().splitlines())
+
+
+class Grader:
+    """Grades notebooks; share one across a batch so the reference runs once."""
+
+    def __init__(self, limits: Limits = Limits(), kernel_limits: kernel.KernelLimits =
+                 kernel.KernelLimits(), use_cache: bool = True) -> None:
+        self.limits = limits
+        self.kernel_limits = kernel_limits
+        self.use_cache = use_cache
+        self._refs: dict[str, ReferenceRun] = {}
+        self._lock = threading.Lock()
+
+    # --- the reference --------------------------------------------------------------------
+
+    def reference(self, exercise: Exercise) -> ReferenceRun:
+        """The reference's observations for an exercise, computed once and cached."""
+        with self._lock:
+            if exercise.stem not in self._refs:
+                self._refs[exercise.stem] = self._load_or_compute(exercise)
+            return self._refs[exercise.stem]
+
+    def _load_or_compute(self, exercise: Exercise) -> ReferenceRun:
+        path = _cache_root() / f"{exercise.stem}-{fingerprint(exercise)}.json"
+        if self.use_cache and path.is_file():
+            try:
+                data = observe.loads(path.read_bytes())
+                cases = {(k.split("#")[0], int(k.split("#")[1])): v for k, v in data["cases"].items()}
+                return ReferenceRun(cases, data["state"])
+            except (observe.ObservationError, KeyError, ValueError, IndexError):
+                pass  # a damaged cache entry is recomputed
+        run = self._compute(exercise)
+        if self.use_cache:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            plain = {"cases": {f"{k[0]}#{k[1]}": v for k, v in run.cases.items()},
+                     "state": run.state}
+            tmp = path.with_suffix(f".{os.getpid()}.tmp")
+            tmp.write_bytes(observe.dumps(plain))
+            os.replace(tmp, path)
+        return run
+
+    def _compute(self, exercise: Exercise) -> ReferenceRun:
+        names = _state_names(exercise)
+        with ThreadPoolExecutor(1) as pool:
+            execution = pool.submit(kernel.execute, solution.filled_notebook(exercise),
+                                    state_names=names, limits=self.kernel_limits) if names else None
+            cases: dict[tuple[str, int], Any] = {}
+            for item in exercise.items:
+                for index, case in enumerate(item.cases):
+                    source = exercise.solution[item.id]
+                    result = sandbox.run(_request(exercise, item, case, source, (), self.limits))
+                    if result.status != "ok":
+                        raise SetupError(f"the reference of {item.id} failed on "
+                                         f"{case.describe}: {result.message}")
+                    cases[(item.id, index)] = result.observation
+            state: dict[str, Any] = {}
+            if execution is not None:
+                done = execution.result()
+                if done.stopped or done.cell_errors:
+                    problem = done.stopped or done.cell_errors[0].describe()
+                    raise SetupError(f"the reference notebook of {exercise.stem} failed: {problem}")
+                missing = [n for n in names if n not in done.state]
+                if missing:
+                    raise SetupError(f"the reference notebook left no {missing}")
+                state = done.state
+        return ReferenceRun(cases, state)
+
+    # --- one submission -------------------------------------------------------------------
+
+    def grade(self, path: str | os.PathLike[str]) -> SubmissionReport:
+        """Grade one notebook file; a broken file gives a report with errors, never raises
+        for anything the submission contains."""
+        started = time.monotonic()
+        try:
+            sub = notebook.read(path)
+            stem = _guess_exercise(sub)
+            if stem is None:
+                raise SubmissionError("the notebook does not say which exercise it is "
+                                      "(metadata.nngrade.exercise) and its file name does not "
+                                      "match one")
+            try:
+                exercise = load_exercise(stem)
+            except NngradeError:
+                raise SubmissionError(f"the notebook claims to be exercise {stem!r}, "
+                                      "which does not exist") from None
+        except SubmissionError as exc:
+            return SubmissionReport(str(path), None, 0.0, 0.0, errors=(str(exc),),
+                                    seconds=time.monotonic() - started)
+        return self.grade_submission(sub, exercise, started)
+
+    def grade_submission(self, sub: notebook.Submission, exercise: Exercise,
+                         started: float | None = None) -> SubmissionReport:
+        """Grade a read notebook against an exercise."""
+        started = time.monotonic() if started is None else started
+        reference = self.reference(exercise)
+        blank = solution.blank_sources(exercise.stem)
+        known = {item.id for item in exercise.items}
+        problems = list(sub.problems)
+        problems += [f"cell marked {i!r} is not an item of {exercise.stem}; it was ignored"
+                     for i in sub.cells if i not in known]
+        with ThreadPoolExecutor(1) as pool:
+            execution = pool.submit(kernel.execute, sub.notebook,
+                                    state_names=_state_names(exercise), limits=self.kernel_limits)
+            items = [self._grade_item(exercise, item, sub, blank, reference)
+                     for item in exercise.items]
+            run = execution.result()
+            items = [self._with_state(exercise.item(r.id), r, run, reference) for r in items]
+        cell_errors = [e.describe() for e in run.cell_errors]
+        if run.stopped:
+            cell_errors.append(run.stopped)
+        if run.output_truncated:
+            problems.append("the notebook printed more output than is kept; the rest was dropped")
+        score = sum(r.score for r in items)
+        return SubmissionReport(sub.path, exercise.stem, score, exercise.max_score, tuple(items),
+                                (), tuple(problems), tuple(cell_errors),
+                                time.monotonic() - started)
+
+    def _grade_item(self, exercise: Exercise, item: Item, sub: notebook.Submission,
+                    blank: dict[str, str], reference: ReferenceRun) -> ItemResult:
+        def result(status: str, message: str = "", hint: str = item.hint) -> ItemResult:
+            score = item.points if status == "passed" else 0.0
+            return ItemResult(item.id, score, item.points, status, message, hint)  # type: ignore[arg-type]
+
+        if item.manual:
+            return ItemResult(item.id, 0.0, 0.0, "manual", "collected for manual review")
+        source = sub.cells.get(item.id)
+        if source is None:
+            return result("error", f"no code cell is marked as item {item.id}; it may have been "
+                                   "deleted or replaced: copy it back from the blank notebook")
+        if item.id in blank and _normalise(source) == _normalise(blank[item.id]):
+            return result("failed", "not answered yet: the cell still holds the blank template")
+        for index, case in enumerate(item.cases):
+            prefix = (f"on a hidden case ({case.describe}): " if case.hidden else
+                      (f"on {case.describe}: " if len(item.cases) > 1 else ""))
+            run = sandbox.run(_request(exercise, item, case, source, sub.imports, self.limits))
+            if run.status == "unfilled":
+                return result("failed", run.message)
+            if run.status == "error":
+                status = "error" if run.kind in _RUN_ERRORS else "failed"
+                return result(status, prefix + run.message)
+            for expect in item.expects:
+                verdict = compare.check(expect, run.observation, reference.cases[(item.id, index)],
+                                        hidden=case.hidden)
+                if not verdict.ok:
+                    return result("failed", prefix + verdict.message, expect.hint or item.hint)
+        return result("passed")
+
+    def _with_state(self, item: Item, res: ItemResult, run: kernel.Execution,
+                    reference: ReferenceRun) -> ItemResult:
+        if res.status != "passed" or not item.state:
+            return res
+        for expect in item.state:
+            if run.stopped:
+                message = f"{expect.what} could not be checked: {run.stopped}"
+            elif expect.key not in run.state:
+                message = (f"{expect.what} could not be checked: after running your whole "
+                           f"notebook, `{expect.key}` is not defined")
+            else:
+                verdict = compare.check(expect, run.state, reference.state)
+                if verdict.ok:
+                    continue
+                message = verdict.message + " (in your notebook's own run)"
+            return ItemResult(res.id, 0.0, res.max_score, "failed", message,
+                              expect.hint or item.hint)
+        return res

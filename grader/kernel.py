@@ -1,0 +1,187 @@
+"""Execute a whole notebook once, as the student would, in a limited kernel.
+
+This run gives the feedback its context (which cells of the notebook's own run failed) and
+the values the notebook leaves behind, for checks that need the student's trained result.
+The kernel runs under OS limits (see ``kernel_launch``) in a private working directory, with
+a per-cell timeout and a cap on the output the grader keeps.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import secrets
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Sequence
+
+from jupyter_client.kernelspec import KernelSpecManager
+from jupyter_client.manager import AsyncKernelManager
+from nbclient import NotebookClient
+from nbclient.exceptions import CellTimeoutError, DeadKernelError
+
+from nngrade.grader import observe
+from nngrade.grader.limits import GiB, MiB
+
+KERNEL_NAME = "nngrade-sandbox"
+
+
+@dataclass(frozen=True)
+class KernelLimits:
+    """Limits of one notebook run."""
+
+    cell_timeout: float = 120.0
+    memory: int = 8 * GiB
+    cpu: int = 900
+    output: int = 2 * MiB
+    startup_timeout: float = 60.0
+
+
+@dataclass(frozen=True)
+class CellError:
+    """A cell of the notebook's own run that raised."""
+
+    index: int
+    item: str | None
+    ename: str
+    evalue: str
+
+    def describe(self) -> str:
+        where = f"cell {self.index + 1}" + (f" ({self.item})" if self.item else "")
+        return f"{where} raised {self.ename}: {self.evalue}"
+
+
+@dataclass(frozen=True)
+class Execution:
+    """What the notebook's own run produced: errors, a fatal stop if any, final values."""
+
+    cell_errors: tuple[CellError, ...] = ()
+    stopped: str | None = None
+    state: dict[str, Any] = field(default_factory=dict)
+    seconds: float = 0.0
+    output_truncated: bool = False
+
+
+class _CappedClient(NotebookClient):
+    """A NotebookClient that keeps at most ``cap`` bytes of output for the whole run."""
+
+    def __init__(self, nb: Any, cap: int, exempt_cell: int, **kw: Any) -> None:
+        super().__init__(nb, **kw)
+        self._cap, self._kept, self._exempt = cap, 0, exempt_cell
+        self.truncated = False
+
+    def output(self, outs: list, msg: dict, display_id: Any, cell_index: int) -> Any:
+        size = len(json.dumps(msg.get("content", {}), default=str))
+        if cell_index != self._exempt:
+            if self._kept + size > self._cap:
+                self.truncated = True
+                return None
+            self._kept += size
+        return super().output(outs, msg, display_id, cell_index)
+
+
+def _kernelspec(directory: Path, limits: KernelLimits) -> None:
+    spec_dir = directory / KERNEL_NAME
+    spec_dir.mkdir(parents=True)
+    argv = [sys.executable, "-m", "nngrade.grader.kernel_launch",
+            "--memory", str(limits.memory), "--cpu", str(limits.cpu),
+            "--fsize", str(64 * MiB), "--", "-f", "{connection_file}"]
+    spec = {"argv": argv, "display_name": "nngrade sandbox", "language": "python"}
+    (spec_dir / "kernel.json").write_text(json.dumps(spec))
+
+
+def _state_cell(names: Sequence[str], marker: str) -> Any:
+    import nbformat
+
+    source = (
+        "def _nngrade_state():\n"
+        "    import json\n"
+        "    from nngrade.grader import observe\n"
+        "    found = {}\n"
+        f"    for name in {list(names)!r}:\n"
+        "        if name in globals():\n"
+        "            try:\n"
+        "                found[name] = observe.to_plain(globals()[name])\n"
+        "            except Exception:\n"
+        "                found[name] = {'__type__': type(globals()[name]).__name__}\n"
+        f"    print({marker!r} + json.dumps(found, allow_nan=False))\n"
+        "_nngrade_state()\n"
+    )
+    return nbformat.v4.new_code_cell(source)
+
+
+def _read_state(cell: Any, marker: str) -> dict[str, Any]:
+    for out in cell.get("outputs", []):
+        for line in str(out.get("text", "")).splitlines():
+            if line.startswith(marker):
+                value = observe.loads(line[len(marker):].encode())
+                return value if isinstance(value, dict) else {}
+    return {}
+
+
+def _item_of(cell: Any) -> str | None:
+    meta = cell.get("metadata", {}).get("nngrade", {})
+    return meta.get("item") if isinstance(meta, dict) else None
+
+
+def _errors(nb: Any, upto: int) -> tuple[CellError, ...]:
+    found = []
+    for index, cell in enumerate(nb.cells[:upto]):
+        for out in cell.get("outputs", []) if cell.get("cell_type") == "code" else []:
+            if out.get("output_type") == "error":
+                found.append(CellError(index, _item_of(cell), str(out.get("ename", "")),
+                                       str(out.get("evalue", ""))[:300]))
+    return tuple(found)
+
+
+def execute(nb: Any, *, state_names: Sequence[str] = (), limits: KernelLimits = KernelLimits(),
+            env: dict[str, str] | None = None) -> Execution:
+    """Run every code cell of a copy of ``nb`` in a fresh limited kernel; never raises for
+    anything the notebook does."""
+    work = copy.deepcopy(nb)
+    for cell in work.cells:
+        if cell.get("cell_type") == "code":
+            cell.outputs, cell.execution_count = [], None
+    marker = f"NNGRADE-STATE-{secrets.token_hex(8)}:"
+    n_cells = len(work.cells)
+    work.cells.append(_state_cell(state_names, marker))
+    tmp = Path(tempfile.mkdtemp(prefix="nngrade-kernel-"))
+    cwd = tmp / "work"
+    cwd.mkdir()
+    _kernelspec(tmp / "kernels", limits)
+    km = AsyncKernelManager(kernel_name=KERNEL_NAME,
+                            kernel_spec_manager=KernelSpecManager(kernel_dirs=[str(tmp / "kernels")]))
+    client = _CappedClient(
+        work, limits.output, n_cells, km=km, timeout=int(limits.cell_timeout),
+        startup_timeout=int(limits.startup_timeout), allow_errors=True,
+        record_timing=False, ipython_hist_file=":memory:", kernel_name=KERNEL_NAME)
+    kernel_env = {**os.environ, **(env or {}), "NNGRADE_OFFLINE": "1", "MPLBACKEND": "Agg",
+                  "OMP_NUM_THREADS": "1", "PYDEVD_DISABLE_FILE_VALIDATION": "1"}
+    started = time.monotonic()
+    stopped = None
+    try:
+        client.execute(cwd=str(cwd), env=kernel_env, stdout=subprocess.DEVNULL,
+                       stderr=subprocess.DEVNULL)
+    except CellTimeoutError:
+        stopped = f"a cell ran past its {limits.cell_timeout:g} s limit, so the run was stopped"
+    except DeadKernelError:
+        stopped = ("the kernel died during the run, most likely by running out of its "
+                   f"{limits.memory // GiB} GiB of memory or CPU time")
+    except Exception as exc:  # a kernel that cannot start is this submission's problem only
+        stopped = f"the notebook could not be run: {type(exc).__name__}: {str(exc)[:200]}"
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    state: dict[str, Any] = {}
+    if stopped is None:
+        try:
+            state = _read_state(work.cells[-1], marker)
+        except observe.ObservationError:
+            state = {}
+    return Execution(_errors(work, n_cells), stopped, state, time.monotonic() - started,
+                     client.truncated)

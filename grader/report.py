@@ -1,0 +1,112 @@
+"""Grade reports: the typed result of grading, and its renderings (terminal text, JSON).
+
+The JSON shape is a contract (DESIGN.md): ``{"submissions": [{"path", "exercise", "score",
+"max_score", "items": [{"id", "score", "max_score", "status", "message"}], "errors"}]}``.
+Keys may be added, never removed.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from typing import Iterable, Literal
+
+Status = Literal["passed", "failed", "error", "manual"]
+
+
+@dataclass(frozen=True)
+class ItemResult:
+    """The grade of one item, with a message a student can act on."""
+
+    id: str
+    score: float
+    max_score: float
+    status: Status
+    message: str = ""
+    hint: str = ""
+
+
+@dataclass(frozen=True)
+class SubmissionReport:
+    """The grade of one notebook. ``errors`` non-empty means it could not be graded."""
+
+    path: str
+    exercise: str | None
+    score: float
+    max_score: float
+    items: tuple[ItemResult, ...] = ()
+    errors: tuple[str, ...] = ()
+    problems: tuple[str, ...] = ()
+    cell_errors: tuple[str, ...] = ()
+    seconds: float = 0.0
+
+    @property
+    def graded(self) -> bool:
+        """True when the notebook was graded (whatever the score)."""
+        return not self.errors
+
+    @property
+    def full_marks(self) -> bool:
+        """True when every automatic point was earned."""
+        return self.graded and self.score >= self.max_score
+
+
+@dataclass(frozen=True)
+class GradeReport:
+    """The grades of a batch of submissions."""
+
+    submissions: tuple[SubmissionReport, ...] = field(default_factory=tuple)
+
+    def to_dict(self) -> dict:
+        """The JSON contract, as plain data."""
+        return {"submissions": [asdict(s) for s in self.submissions]}
+
+
+def to_json(report: GradeReport) -> str:
+    """The report as JSON text."""
+    return json.dumps(report.to_dict(), indent=2)
+
+
+_MARK = {"passed": "PASS", "failed": "FAIL", "error": "ERROR", "manual": "MANUAL"}
+
+
+def _points(value: float) -> str:
+    return f"{value:g}"
+
+
+def render_submission(sub: SubmissionReport) -> str:
+    """Feedback on one notebook for a person: each item, why points were lost, and hints."""
+    lines = [f"{sub.path}  [{sub.exercise or 'unknown exercise'}]"]
+    if sub.errors:
+        lines += [f"  could not be graded: {e}" for e in sub.errors]
+        return "\n".join(lines)
+    for item in sub.items:
+        lines.append(f"  {_MARK[item.status]:6} {item.id:28} "
+                     f"{_points(item.score)}/{_points(item.max_score)}")
+        if item.message:
+            lines.append(f"         {item.message}")
+        if item.hint and item.status != "passed":
+            lines.append(f"         hint: {item.hint}")
+    for problem in sub.problems:
+        lines.append(f"  note: {problem}")
+    if sub.cell_errors:
+        lines.append("  your notebook's own run:")
+        lines += [f"    {e}" for e in sub.cell_errors]
+    lines.append(f"  Points {_points(sub.score)}/{_points(sub.max_score)}")
+    return "\n".join(lines)
+
+
+def render_table(subs: Iterable[SubmissionReport]) -> str:
+    """One line per submission: the grade table of a class."""
+    rows = list(subs)
+    width = max([len(s.path) for s in rows] + [10])
+    lines = [f"{'submission':{width}}  {'exercise':24} {'points':>9}  status"]
+    for s in rows:
+        if s.errors:
+            status, points = "not graded: " + s.errors[0], "-"
+        else:
+            lost = [i.id for i in s.items if i.status in ("failed", "error")]
+            status = "full marks" if not lost else "lost: " + ", ".join(lost)
+            points = f"{_points(s.score)}/{_points(s.max_score)}"
+        lines.append(f"{s.path:{width}}  {(s.exercise or '?'):24} {points:>9}  {status}")
+    return "\n".join(lines)

@@ -1,0 +1,159 @@
+"""Run one item's cell in a separate, limited process and bring back plain data.
+
+Children are forked from a warm fork server (``multiprocessing``'s forkserver, preloaded with
+``warm``), so a run costs milliseconds of start-up instead of seconds of imports. Each child
+starts its own session (process group); the grader kills the whole group when the result is
+in or the wall-clock timeout passes, and reads the result through a size-bounded pipe.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import shutil
+import signal
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+from nngrade.grader import observe, worker
+from nngrade.grader.limits import Limits
+
+_lock = threading.Lock()
+_context: Any = None
+
+
+def _ctx() -> Any:
+    global _context
+    with _lock:
+        if _context is None:
+            ctx = multiprocessing.get_context("forkserver")
+            ctx.set_forkserver_preload(["nngrade.grader.warm"])
+            _context = ctx
+        return _context
+
+
+def start_server() -> None:
+    """Start the warm fork server now (in the background of the caller's other work)."""
+    from multiprocessing import forkserver
+
+    _ctx()
+    forkserver.ensure_running()
+
+
+@dataclass(frozen=True)
+class RunRequest:
+    """Everything a child needs to run one case of one item; all plain data."""
+
+    source: str
+    cases_module: str
+    build: str
+    probe: str
+    writes: tuple[str, ...] = ()
+    args: Mapping[str, Any] = field(default_factory=dict)
+    seed: int = 0
+    preamble: tuple[str, ...] = ()
+    limits: Limits = Limits()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "source": self.source,
+            "cases_module": self.cases_module,
+            "build": self.build,
+            "probe": self.probe,
+            "writes": list(self.writes),
+            "args": dict(self.args),
+            "seed": self.seed,
+            "preamble": list(self.preamble),
+            "limits": self.limits.to_dict(),
+        }
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """What came back: ``status`` is ok, unfilled or error; ``kind`` names the error."""
+
+    status: str
+    observation: Any = None
+    kind: str = ""
+    message: str = ""
+    seconds: float = 0.0
+
+
+def _kill_group(proc: Any) -> None:
+    for kill in (lambda: os.killpg(proc.pid, signal.SIGKILL), proc.kill):
+        try:
+            kill()
+        except (ProcessLookupError, PermissionError, OSError, AttributeError):
+            pass
+
+
+def _died(exitcode: int | None, limits: Limits) -> RunResult:
+    if exitcode == -signal.SIGXCPU:
+        return RunResult("error", kind="timeout",
+                         message=f"the cell used more than {limits.timeout:g} s of CPU time")
+    if exitcode == -signal.SIGKILL:
+        return RunResult("error", kind="memory",
+                         message=f"the cell was killed, most likely for using more than "
+                                 f"{limits.describe_memory()} of memory")
+    return RunResult("error", kind="crash",
+                     message=f"the process running the cell died (exit code {exitcode}); "
+                             "the cell may call os._exit or crash the interpreter")
+
+
+def run(request: RunRequest) -> RunResult:
+    """Run ``request`` in a fresh limited child; never raises for anything the cell does."""
+    limits = request.limits
+    workdir = tempfile.mkdtemp(prefix="nngrade-run-")
+    ctx = _ctx()
+    receiver, sender = ctx.Pipe(duplex=False)
+    proc = ctx.Process(target=worker.child_main, args=(request.to_dict(), sender, workdir))
+    started = time.monotonic()
+    try:
+        proc.start()
+        sender.close()
+        data: bytes | None = None
+        outcome: RunResult | None = None
+        if receiver.poll(limits.timeout):
+            try:
+                data = receiver.recv_bytes(maxlength=limits.result)
+            except EOFError:
+                pass
+            except OSError:
+                outcome = RunResult("error", kind="too_big",
+                                    message="what the cell produced is too large to check")
+        else:
+            outcome = RunResult("error", kind="timeout",
+                                message=f"the cell ran past its {limits.timeout:g} s limit")
+        _kill_group(proc)
+        proc.join(5)
+        seconds = time.monotonic() - started
+        if outcome is None and data is None:
+            outcome = _died(proc.exitcode, limits)
+        if outcome is not None:
+            return RunResult(outcome.status, None, outcome.kind, outcome.message, seconds)
+        return _decode(data, limits, seconds)
+    finally:
+        receiver.close()
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _decode(data: bytes | None, limits: Limits, seconds: float) -> RunResult:
+    try:
+        result = observe.loads(data or b"")
+    except observe.ObservationError as exc:
+        return RunResult("error", kind="garbled", message=f"the result could not be read: {exc}",
+                         seconds=seconds)
+    if not isinstance(result, dict) or result.get("status") not in ("ok", "unfilled", "error"):
+        return RunResult("error", kind="garbled", message="the result could not be read",
+                         seconds=seconds)
+    kind = str(result.get("kind", ""))
+    message = str(result.get("message", ""))
+    if kind == "memory":
+        message = f"the cell used more than {limits.describe_memory()} of memory"
+    return RunResult(result["status"], result.get("observation"), kind, message, seconds)
+
+
+__all__ = ["RunRequest", "RunResult", "run", "start_server", "worker"]

@@ -1,0 +1,92 @@
+"""Check declarations: what an exercise's reference declares, as plain data.
+
+An exercise is content only (a notebook, a reference, a declaration). The engine reads these
+values and never imports anything exercise-specific except the exercise's ``cases`` module,
+which builds the inputs a cell reads and probes what it produced, inside the sandbox.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal, Mapping
+
+Rule = Literal["close", "equal", "at_most", "at_least", "contains"]
+
+
+@dataclass(frozen=True)
+class Expect:
+    """One comparison of a student's observation with the reference's, by key.
+
+    ``what`` names the observed thing in a student's words ("the rows kept in df");
+    ``hint`` says what to look at when this comparison fails.
+    """
+
+    key: str
+    what: str
+    rule: Rule = "close"
+    rtol: float = 1e-7
+    atol: float = 0.0
+    factor: float = 1.0
+    hint: str = ""
+
+
+@dataclass(frozen=True)
+class Case:
+    """Inputs the grader controls for one run of an item's cell.
+
+    ``build`` and ``probe`` name functions of the exercise's ``cases`` module: ``build(**args)``
+    returns the names the cell reads; ``probe(namespace, **args)`` returns plain data about what
+    the cell produced. ``describe`` is what a student is told about a hidden case: the kind of
+    input, never its values.
+    """
+
+    build: str
+    probe: str
+    describe: str
+    hidden: bool = False
+    args: Mapping[str, Any] = field(default_factory=dict)
+    seed: int = 0
+
+
+@dataclass(frozen=True)
+class Item:
+    """One graded cell: its id, points, contract and checks.
+
+    ``expects`` are checked on every case; ``state`` expectations are checked on the values the
+    whole notebook left behind (its own run), against the reference notebook's.
+    """
+
+    id: str
+    points: float
+    reads: tuple[str, ...] = ()
+    writes: tuple[str, ...] = ()
+    cases: tuple[Case, ...] = ()
+    expects: tuple[Expect, ...] = ()
+    state: tuple[Expect, ...] = ()
+    hint: str = ""
+    manual: bool = False
+    timeout: float = 30.0
+
+
+@dataclass(frozen=True)
+class Exercise:
+    """An exercise: its notebook stem, its items, and where its content lives."""
+
+    stem: str
+    title: str
+    items: tuple[Item, ...]
+    cases_module: str
+    solution: Mapping[str, str]
+    preamble: str = ""
+
+    @property
+    def max_score(self) -> float:
+        """Total automatic points of the exercise."""
+        return sum(item.points for item in self.items if not item.manual)
+
+    def item(self, item_id: str) -> Item:
+        """The item with this id (KeyError if the exercise has none)."""
+        for item in self.items:
+            if item.id == item_id:
+                return item
+        raise KeyError(item_id)

@@ -1,0 +1,183 @@
+"""What runs inside a sandboxed child: one item's cell, with grader-controlled inputs.
+
+The child limits itself, builds the inputs with the exercise's ``cases`` module, runs the
+cell, probes what it produced and sends back plain data (see ``observe``). Every failure of
+the student's code becomes a result with a kind and a sentence; nothing is raised to the
+grader. ``ProbeError`` is for ``cases`` modules: a probe raises it with a sentence a student
+can act on ("model(x) returned shape (5,), expected (5, 1)").
+"""
+
+from __future__ import annotations
+
+import builtins
+import importlib
+import io
+import os
+import random
+import sys
+import traceback
+from typing import Any, Callable
+
+from nngrade.grader import limits as _limits
+from nngrade.grader import observe
+
+CELL_FILENAME = "<your cell>"
+_MEMORY_WORDS = ("can't allocate memory", "Unable to allocate", "out of memory")
+
+
+class ProbeError(Exception):
+    """Raised by a probe when the student's result cannot be inspected; says why."""
+
+
+def attempt(description: str, fn: Callable[[], Any]) -> Any:
+    """Call ``fn`` and turn any exception into a ProbeError that says what was tried."""
+    try:
+        return fn()
+    except ProbeError:
+        raise
+    except Exception as exc:  # student code: any exception is a finding, not a crash
+        raise ProbeError(f"{description} raised {type(exc).__name__}: {_short(exc)}") from None
+
+
+def _short(exc: BaseException, limit: int = 300) -> str:
+    try:
+        text = str(exc)
+    except Exception:  # a student's exception whose __str__ raises
+        text = "(its message could not be shown)"
+    return text if len(text) <= limit else text[:limit] + "..."
+
+
+class _BoundedText(io.TextIOBase):
+    """A stdout that keeps the first ``limit`` characters and counts the rest."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.kept: list[str] = []
+        self.size = 0
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, text: str) -> int:
+        if self.size < self.limit:
+            self.kept.append(text[: self.limit - self.size])
+        self.size += len(text)
+        return len(text)
+
+
+def _cell_line(tb: Any) -> int | None:
+    line = None
+    for frame, lineno in traceback.walk_tb(tb):
+        if frame.f_code.co_filename == CELL_FILENAME:
+            line = lineno
+    return line
+
+
+def _seed(seed: int) -> None:
+    random.seed(seed)
+    try:
+        import numpy as np
+
+        np.random.seed(seed)
+    except ImportError:
+        pass
+    if "torch" in sys.modules:
+        sys.modules["torch"].manual_seed(seed)
+
+
+def _error(kind: str, message: str, **extra: Any) -> dict[str, Any]:
+    return {"status": "error", "kind": kind, "message": message, **extra}
+
+
+def _exception_result(exc: BaseException) -> dict[str, Any]:
+    line = _cell_line(exc.__traceback__)
+    where = f" (line {line} of your cell)" if line else ""
+    if isinstance(exc, MemoryError) or any(w in _short(exc) for w in _MEMORY_WORDS):
+        return _error("memory", "memory")
+    if isinstance(exc, SystemExit):
+        return _error("exit", f"the cell called exit({exc.code!r}){where}; remove it")
+    return _error(
+        "exception",
+        f"the cell raised {type(exc).__name__}: {_short(exc)}{where}",
+        exception=type(exc).__name__,
+        line=line,
+    )
+
+
+def run(request: dict[str, Any]) -> dict[str, Any]:
+    """Run one request in this process and return the plain result (no exception escapes)."""
+    _seed(int(request.get("seed", 0)))
+    cases = importlib.import_module(request["cases_module"])
+    namespace: dict[str, Any] = {"__name__": "__main__", "__builtins__": builtins}
+    for statement in request.get("preamble", ()):
+        try:
+            exec(compile(statement, "<imports>", "exec"), namespace)
+        except Exception:  # an import of the student's own that this sandbox lacks
+            pass
+    args = dict(request.get("args", {}))
+    namespace.update(getattr(cases, request["build"])(**args))
+    _seed(int(request.get("seed", 0)))
+    try:
+        code = compile(request["source"], CELL_FILENAME, "exec")
+    except SyntaxError as exc:
+        return _error("syntax", f"the cell has a syntax error on line {exc.lineno}: {exc.msg}")
+    except (ValueError, MemoryError, RecursionError) as exc:
+        return _error("syntax", f"the cell cannot be compiled: {_short(exc)}")
+    try:
+        exec(code, namespace)
+    except BaseException as exc:  # SystemExit and KeyboardInterrupt too: all are the cell's
+        return _exception_result(exc)
+    unfilled = [n for n in request.get("writes", ()) if namespace.get(n, None) is Ellipsis]
+    if unfilled:
+        return {"status": "unfilled", "message": f"`{unfilled[0]}` is still `...`: fill in the cell"}
+    missing = [n for n in request.get("writes", ()) if n not in namespace]
+    if missing:
+        names = ", ".join(f"`{n}`" for n in missing)
+        return _error("missing", f"the cell did not define {names}")
+    try:
+        observation = getattr(cases, request["probe"])(namespace, **args)
+    except ProbeError as exc:
+        return _error("probe", str(exc))
+    except BaseException as exc:
+        result = _exception_result(exc)
+        if result["kind"] == "exception":
+            result = _error("probe", f"checking what your cell produced raised "
+                                     f"{type(exc).__name__}: {_short(exc)}")
+        return result
+    return {"status": "ok", "observation": observation}
+
+
+def child_main(request: dict[str, Any], conn: Any, workdir: str) -> None:
+    """Entry point of a forked child: limit, isolate output, run, send plain data, exit."""
+    dumps = observe.dumps  # bound before student code can replace it
+    send = conn.send_bytes
+    try:
+        os.setsid()
+    except OSError:
+        pass
+    limits = _limits.Limits(**request["limits"])
+    try:
+        import torch
+
+        torch.set_num_threads(1)
+    except ImportError:
+        pass
+    os.chdir(workdir)
+    out = os.open(os.path.join(workdir, "output.txt"), os.O_WRONLY | os.O_CREAT, 0o600)
+    os.dup2(out, 1)
+    os.dup2(out, 2)
+    os.environ.update(NNGRADE_OFFLINE="1", MPLBACKEND="Agg")
+    sys.stdout = _BoundedText(limits.output)
+    sys.stderr = _BoundedText(limits.output)
+    _limits.apply(limits)
+    try:
+        result = run(request)
+        payload = dumps(result)
+    except BaseException as exc:  # the grader's own inputs failed, or encoding did
+        payload = dumps(_error("internal", f"{type(exc).__name__}: {_short(exc)}"))
+    if len(payload) > limits.result:
+        payload = dumps(_error("too_big", "what the cell produced is too large to check"))
+    try:
+        send(payload)
+    finally:
+        os._exit(0)
