@@ -15,11 +15,25 @@ from pathlib import Path
 from typing import Sequence
 
 from nngrade.errors import NngradeError, SetupError
-from nngrade.grader import batch, report, solution
+from nngrade.grader import batch, kernel, report, solution
 from nngrade.grader.grade import Grader
+from nngrade.grader.limits import Limits
 from nngrade.reference import exercise_names, load_exercise
 
 EXIT_OK, EXIT_POINTS_LOST, EXIT_BROKEN = 0, 1, 2
+
+
+def _add_timeout(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--timeout", type=float, default=None, metavar="SECONDS",
+                        help="cap on the run time of any one cell (default: each item's own "
+                             "limit, and 60 s per cell of the notebook's own run)")
+
+
+def _grader(args: argparse.Namespace) -> Grader:
+    if args.timeout is None:
+        return Grader()
+    return Grader(Limits(timeout=args.timeout),
+                  kernel.KernelLimits(cell_timeout=args.timeout))
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -29,6 +43,7 @@ def _parser() -> argparse.ArgumentParser:
     check = sub.add_parser("check", help="grade one notebook and explain every lost point")
     check.add_argument("notebook")
     check.add_argument("--format", choices=("text", "json"), default="text")
+    _add_timeout(check)
 
     grade = sub.add_parser("grade", help="grade a class: files, folders or globs")
     grade.add_argument("paths", nargs="+")
@@ -38,6 +53,7 @@ def _parser() -> argparse.ArgumentParser:
     grade.add_argument("--jobs", type=int, default=batch.default_jobs(),
                        help="submissions graded at once (default: the number of cores)")
     grade.add_argument("--quiet", action="store_true", help="no progress on stderr")
+    _add_timeout(grade)
 
     validate = sub.add_parser("validate", help="self-test: reference full marks, blank zero")
     validate.add_argument("exercises", nargs="*", help=f"default: all ({', '.join(exercise_names())})")
@@ -49,7 +65,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _check(args: argparse.Namespace) -> int:
-    result = Grader().grade(args.notebook)
+    result = _grader(args).grade(args.notebook)
     if args.format == "json":
         print(report.to_json(report.GradeReport((result,))))
     else:
@@ -65,7 +81,8 @@ def _write_out(out: Path, graded: report.GradeReport) -> None:
     feedback = out / "feedback"
     feedback.mkdir(exist_ok=True)
     for index, sub in enumerate(graded.submissions):
-        name = f"{index + 1:03d}-{Path(sub.path).stem}.txt"
+        path = Path(sub.path)
+        name = f"{index + 1:03d}-{path.parent.name}-{path.stem}.txt"
         (feedback / name).write_text(report.render_submission(sub) + "\n", encoding="utf-8")
 
 
@@ -86,7 +103,7 @@ def _grade(args: argparse.Namespace) -> int:
                   f"{elapsed:.0f} s elapsed, ~{left:.0f} s left", end="", file=sys.stderr,
                   flush=True)
 
-    graded = batch.grade_all(paths, jobs=args.jobs, progress=progress)
+    graded = batch.grade_all(paths, jobs=args.jobs, grader=_grader(args), progress=progress)
     if not args.quiet:
         print(file=sys.stderr)
     if args.out:

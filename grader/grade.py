@@ -71,8 +71,8 @@ def _request(exercise: Exercise, item: Item, case: Case, source: str,
         source=source, cases_module=exercise.cases_module, build=case.build, probe=case.probe,
         writes=item.writes, args=case.args, seed=case.seed,
         preamble=(exercise.preamble, *imports),
-        limits=Limits(timeout=item.timeout, memory=limits.memory, output=limits.output,
-                      result=limits.result))
+        limits=Limits(timeout=min(item.timeout, limits.timeout), memory=limits.memory,
+                      output=limits.output, result=limits.result))
 
 
 def _guess_exercise(sub: notebook.Submission) -> str | None:
@@ -92,8 +92,10 @@ def _normalise(source: str) -> str:
 class Grader:
     """Grades notebooks; share one across a batch so the reference runs once."""
 
-    def __init__(self, limits: Limits = Limits(), kernel_limits: kernel.KernelLimits =
-                 kernel.KernelLimits(), use_cache: bool = True) -> None:
+    def __init__(self, limits: Limits = Limits(timeout=120.0), kernel_limits: kernel.KernelLimits
+                 = kernel.KernelLimits(), use_cache: bool = True) -> None:
+        """``limits.timeout`` caps every item's own timeout; ``kernel_limits`` bound the
+        notebook's own run."""
         self.limits = limits
         self.kernel_limits = kernel_limits
         self.use_cache = use_cache
@@ -137,7 +139,9 @@ class Grader:
             for item in exercise.items:
                 for index, case in enumerate(item.cases):
                     source = exercise.solution[item.id]
-                    result = sandbox.run(_request(exercise, item, case, source, (), self.limits))
+                    # the reference always gets its items' own time limits
+                    result = sandbox.run(_request(exercise, item, case, source, (), Limits(
+                        timeout=item.timeout, memory=self.limits.memory)))
                     if result.status != "ok":
                         raise SetupError(f"the reference of {item.id} failed on "
                                          f"{case.describe}: {result.message}")

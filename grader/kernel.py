@@ -36,7 +36,7 @@ KERNEL_NAME = "nngrade-sandbox"
 class KernelLimits:
     """Limits of one notebook run."""
 
-    cell_timeout: float = 120.0
+    cell_timeout: float = 60.0
     memory: int = 8 * GiB
     cpu: int = 900
     output: int = 2 * MiB
@@ -53,6 +53,7 @@ class CellError:
     evalue: str
 
     def describe(self) -> str:
+        """One line for the feedback."""
         where = f"cell {self.index + 1}" + (f" ({self.item})" if self.item else "")
         return f"{where} raised {self.ename}: {self.evalue}"
 
@@ -75,6 +76,11 @@ class _CappedClient(NotebookClient):
         super().__init__(nb, **kw)
         self._cap, self._kept, self._exempt = cap, 0, exempt_cell
         self.truncated = False
+        self.current: int | None = None
+
+    async def async_execute_cell(self, cell: Any, cell_index: int, *args: Any, **kw: Any) -> Any:
+        self.current = cell_index
+        return await super().async_execute_cell(cell, cell_index, *args, **kw)
 
     def output(self, outs: list, msg: dict, display_id: Any, cell_index: int) -> Any:
         size = len(json.dumps(msg.get("content", {}), default=str))
@@ -130,6 +136,13 @@ def _item_of(cell: Any) -> str | None:
     return meta.get("item") if isinstance(meta, dict) else None
 
 
+def _where(nb: Any, index: int | None) -> str:
+    if index is None:
+        return "a cell"
+    item = _item_of(nb.cells[index])
+    return f"cell {index + 1}" + (f" ({item})" if item else "")
+
+
 def _errors(nb: Any, upto: int) -> tuple[CellError, ...]:
     found = []
     for index, cell in enumerate(nb.cells[:upto]):
@@ -169,10 +182,11 @@ def execute(nb: Any, *, state_names: Sequence[str] = (), limits: KernelLimits = 
         client.execute(cwd=str(cwd), env=kernel_env, stdout=subprocess.DEVNULL,
                        stderr=subprocess.DEVNULL)
     except CellTimeoutError:
-        stopped = f"a cell ran past its {limits.cell_timeout:g} s limit, so the run was stopped"
+        stopped = (f"{_where(work, client.current)} ran past its {limits.cell_timeout:g} s "
+                   "limit, so the run was stopped there")
     except DeadKernelError:
-        stopped = ("the kernel died during the run, most likely by running out of its "
-                   f"{limits.memory // GiB} GiB of memory or CPU time")
+        stopped = (f"the kernel died in {_where(work, client.current)}, most likely by using "
+                   f"more than its {limits.memory // GiB} GiB of memory or its CPU time")
     except Exception as exc:  # a kernel that cannot start is this submission's problem only
         stopped = f"the notebook could not be run: {type(exc).__name__}: {str(exc)[:200]}"
     finally:

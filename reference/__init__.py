@@ -18,6 +18,10 @@ if TYPE_CHECKING:
 
 PACKAGES: dict[str, str] = {
     "01_insurance_regression": "nngrade.reference.insurance",
+    "02_early_stopping": "nngrade.reference.early_stopping",
+    "03_weight_penalization": "nngrade.reference.weights",
+    "04_vanishing_gradients": "nngrade.reference.vanishing",
+    "05_edge_detection": "nngrade.reference.edges",
 }
 
 

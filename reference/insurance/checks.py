@@ -123,10 +123,13 @@ ITEMS = (
                    hint="test_loss = criterion(y_pred, y_test).item()"),
         ),
         state=(
+            # Measured: ReLU/tanh networks of 4-64 units in 1-3 hidden layers, 5 seeds each,
+            # end at 1.00-1.42x the reference's test loss under this recipe; a network that
+            # did not train ends near the mean predictor's, about 1.8x.
             Expect("test_loss", "the test loss of your trained network", rule="at_most",
-                   factor=1.4,
-                   hint="train for all n_epochs with the given recipe; a working network "
-                        "ends close to the reference's test loss"),
+                   factor=1.5,
+                   hint="train for all n_epochs with the given recipe, on the non-smokers, "
+                        "with ReLU or tanh units (sigmoid units learn too slowly at lr 0.001)"),
         ),
         hint="Evaluate without gradients (torch.no_grad()) and make test_loss a Python float.",
     ),

@@ -1,0 +1,37 @@
+"""Shared set-up: where the data are, a private cache, and one Grader per test session."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+
+# The data file lives outside the repository (CI and the README point NNGRADE_DATA_DIR at it).
+os.environ.setdefault("NNGRADE_DATA_DIR", str(REPO.parent / "shared" / "datasets"))
+
+
+@pytest.fixture(scope="session", autouse=True)
+def private_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Keep reference caches of the tests out of the user's cache."""
+    cache = tmp_path_factory.mktemp("nngrade-cache")
+    previous = os.environ.get("NNGRADE_CACHE_DIR")
+    os.environ["NNGRADE_CACHE_DIR"] = str(cache)
+    yield cache
+    if previous is None:
+        os.environ.pop("NNGRADE_CACHE_DIR", None)
+    else:
+        os.environ["NNGRADE_CACHE_DIR"] = previous
+
+
+@pytest.fixture(scope="session")
+def grader():
+    """One Grader for the session, so each exercise's reference runs once; short timeouts keep
+    the endless-loop examples cheap."""
+    from nngrade.grader.grade import Grader
+    from nngrade.grader.kernel import KernelLimits
+    from nngrade.grader.limits import Limits
+
+    return Grader(Limits(timeout=20), KernelLimits(cell_timeout=20))

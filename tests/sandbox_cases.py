@@ -1,0 +1,15 @@
+"""A tiny cases module for the sandbox tests (imported inside sandboxed children)."""
+
+from nngrade.grader.worker import ProbeError
+
+
+def build(**kw):
+    """The inputs every test cell reads."""
+    return {"x": 3}
+
+
+def probe(ns, **kw):
+    """What the test cells produce."""
+    if not isinstance(ns["y"], int):
+        raise ProbeError("y should be an int")
+    return {"y": ns["y"]}

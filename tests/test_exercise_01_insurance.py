@@ -1,0 +1,191 @@
+"""Exercise 01 end to end: the reference, the blank notebook, the sample class, and answers
+that are right but different or almost right, graded through the whole engine."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from nngrade.grader import batch, solution
+from nngrade.reference import load_exercise
+
+REPO = Path(__file__).resolve().parent.parent
+EXERCISE = load_exercise("01_insurance_regression")
+POINTS = {item.id: item.points for item in EXERCISE.items}
+
+
+def _load_generator():
+    spec = importlib.util.spec_from_file_location("make_class01", REPO / "examples" / "make_class01.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+make_class01 = _load_generator()
+
+
+def _outcome(report):
+    return {item.id: item.status for item in report.items}
+
+
+def _message(report, item_id):
+    return next(i.message for i in report.items if i.id == item_id)
+
+
+@pytest.fixture(scope="module")
+def sample_class(grader):
+    """The committed sample class, graded in parallel once for all tests of this module."""
+    paths = batch.collect([str(REPO / "examples" / "class01")])
+    graded = batch.grade_all(paths, jobs=2, grader=grader)
+    return {Path(s.path).parent.name: s for s in graded.submissions}
+
+
+def test_reference_solution_gets_full_marks(grader, tmp_path):
+    path = solution.write_solution(EXERCISE, tmp_path / "01_insurance_regression.ipynb")
+    report = grader.grade(path)
+    assert report.score == EXERCISE.max_score == sum(POINTS.values())
+    assert set(_outcome(report).values()) == {"passed"}
+    assert report.cell_errors == ()
+
+
+def test_blank_notebook_gets_zero_without_crashing(grader, tmp_path):
+    path = tmp_path / "01_insurance_regression.ipynb"
+    path.write_text(solution.blank_notebook_text(EXERCISE.stem))
+    report = grader.grade(path)
+    assert report.graded and report.score == 0
+    assert all("not answered" in i.message for i in report.items)
+
+
+def test_examples_are_what_their_generator_writes(tmp_path):
+    for written in make_class01.build(tmp_path):
+        committed = REPO / "examples" / "class01" / written.relative_to(tmp_path)
+        assert committed.read_text() == written.read_text(), f"rerun examples/make_class01.py"
+
+
+def test_right_answer_written_differently_gets_full_marks(sample_class):
+    alice = sample_class["alice"]
+    assert alice.score == EXERCISE.max_score, _outcome(alice)
+
+
+def test_almost_right_answers_lose_exactly_their_items_with_reasons(sample_class):
+    bob, carol, dave = sample_class["bob"], sample_class["carol"], sample_class["dave"]
+    assert _outcome(bob)["insurance.filter"] == "failed"
+    assert "number of rows kept" in _message(bob, "insurance.filter")
+    assert "non-linear" in _message(bob, "insurance.model")
+    assert "learning rate: expected 0.001, found 0.01" in _message(bob, "insurance.loss_opt")
+    assert _outcome(bob)["insurance.train_step"] == "passed"
+    # Bob's notebook trains on smokers with a linear model: its own test loss is too high.
+    assert "in your notebook's own run" in _message(bob, "insurance.evaluate")
+
+    assert "Adam" in _message(carol, "insurance.loss_opt")
+    assert "weights after training" in _message(carol, "insurance.train_step")
+    assert "in dollars" in _message(carol, "insurance.plot")
+    assert _outcome(carol)["insurance.filter"] == _outcome(carol)["insurance.model"] == "passed"
+
+    assert "weights after training" in _message(dave, "insurance.train_step")
+    assert _outcome(dave)["insurance.evaluate"] == "error"
+    assert "NameError" in _message(dave, "insurance.evaluate")
+    assert dave.score == EXERCISE.max_score - POINTS["insurance.train_step"] - POINTS["insurance.evaluate"]
+
+
+def test_endless_loop_costs_only_its_item_and_the_state_it_blocks(sample_class):
+    erin = sample_class["erin"]
+    outcome = _outcome(erin)
+    assert outcome["insurance.model"] == "error" and "limit" in _message(erin, "insurance.model")
+    assert outcome["insurance.train_step"] == outcome["insurance.plot"] == "passed"
+    assert any("ran past" in e for e in erin.cell_errors)
+
+
+def test_corrupt_file_is_reported_and_the_rest_of_the_class_is_graded(sample_class):
+    assert "not valid JSON" in sample_class["frank"].errors[0]
+    assert all(s.graded for name, s in sample_class.items() if name != "frank")
+
+
+RIGHT_BUT_DIFFERENT = {
+    "insurance.filter": 'df = df.loc[df["smoker"].eq("no")]\n',
+    "insurance.model": ("model = nn.Sequential(nn.Linear(1, 10), nn.Tanh(), nn.Linear(10, 10),\n"
+                        "                      nn.ReLU(), nn.Linear(10, 1))\n"),
+    "insurance.loss_opt": ("from torch.optim import SGD\n"
+                           "criterion = nn.MSELoss()\n"
+                           "optimizer = SGD(model.parameters(), 0.001)\n"),
+    "insurance.train_step": ("losses = []\n"
+                             "for _ in range(n_epochs):\n"
+                             "    optimizer.zero_grad(set_to_none=False)\n"
+                             "    loss = criterion(model(X_train), y_train)\n"
+                             "    loss.backward()\n"
+                             "    optimizer.step()\n"
+                             "    losses.append(float(loss))\n"),
+    "insurance.evaluate": ("y_pred = model(X_test).detach()\n"
+                           "test_loss = nn.functional.mse_loss(y_pred, y_test).item()\n"),
+    "insurance.plot": ("fig, ax = plt.subplots()\n"
+                       "actual = scaler_y.inverse_transform(y_test.numpy())\n"
+                       "ax.plot(actual, scaler_y.inverse_transform(y_pred.numpy()), 'o')\n"),
+}
+
+ALMOST_RIGHT = {
+    "insurance.filter": ('df = df[df["smoker"] == "no"].drop(columns="smoker")\n', "lost the column"),
+    "insurance.model": ("class Net(nn.Module):\n"
+                        "    def __init__(self):\n"
+                        "        super().__init__()\n"
+                        "        self.a, self.b = nn.Linear(1, 32), nn.Linear(32, 1)\n"
+                        "    def forward(self, x):\n"
+                        "        return self.b(self.a(x))\n"
+                        "model = Net()\n", "non-linear"),
+    "insurance.loss_opt": ("criterion = nn.MSELoss()\n"
+                           "optimizer = torch.optim.SGD(model.parameters(), lr=0.001, momentum=0.9)\n",
+                           "momentum"),
+    "insurance.train_step": ("losses = []\n"
+                             "for epoch in range(n_epochs):\n"
+                             "    loss = criterion(model(X_train), y_train)\n"
+                             "    loss.backward()\n"
+                             "    optimizer.zero_grad()\n"
+                             "    optimizer.step()\n"
+                             "    losses.append(loss.item())\n", "weights after training"),
+    "insurance.evaluate": ("with torch.no_grad():\n"
+                           "    y_pred = model(X_test)\n"
+                           "    test_loss = criterion(y_pred, y_test).sqrt().item()\n",
+                           "test_loss"),
+    "insurance.plot": ("plt.scatter(y_test.numpy(), y_pred.numpy())\n", "in dollars"),
+}
+
+MORE_ALMOST_RIGHT = {
+    "insurance.filter": ('df = df[df["age"] < 60]\n', "number of rows kept"),
+    "insurance.model": ("model = nn.Sequential(nn.Linear(1, 1), nn.ReLU())\n", "hidden layers"),
+    "insurance.loss_opt": ("criterion = nn.L1Loss()\n"
+                           "optimizer = torch.optim.SGD(model.parameters(), lr=0.001)\n",
+                           "mean squared error"),
+    "insurance.train_step": ("losses = []\n"
+                             "for epoch in range(n_epochs):\n"
+                             "    loss = criterion(model(X_train), y_train)\n"
+                             "    optimizer.zero_grad()\n"
+                             "    loss.backward()\n"
+                             "    losses.append(loss.item())\n", "weights after training"),
+    "insurance.evaluate": ("with torch.no_grad():\n"
+                           "    y_pred = model(X_test)\n"
+                           "    test_loss = nn.MSELoss(reduction='sum')(y_pred, y_test).item()\n",
+                           "test_loss"),
+    "insurance.plot": ("plt.plot([1, 2, 3])\n", "in dollars"),
+}
+
+
+def _grade(grader, tmp_path, answers, name):
+    path = tmp_path / name / "01_insurance_regression.ipynb"
+    path.parent.mkdir()
+    nbformat.write(make_class01.notebook_for(answers), str(path))
+    return grader.grade(path)
+
+
+def test_more_right_but_different_answers_get_full_marks(grader, tmp_path):
+    report = _grade(grader, tmp_path, RIGHT_BUT_DIFFERENT, "right")
+    assert report.score == EXERCISE.max_score, [(i.id, i.message) for i in report.items]
+
+
+@pytest.mark.parametrize("variants", [ALMOST_RIGHT, MORE_ALMOST_RIGHT], ids=["set1", "set2"])
+def test_each_almost_right_answer_loses_its_item_with_a_reason(grader, tmp_path, variants):
+    report = _grade(grader, tmp_path, {k: v[0] for k, v in variants.items()}, "almost")
+    for item in report.items:
+        assert item.status in ("failed", "error") and item.score == 0, item
+        assert variants[item.id][1] in item.message, (item.id, item.message)

@@ -1,0 +1,82 @@
+"""Running one cell in a limited child process: every failure is a result, never a crash."""
+
+import textwrap
+import time
+
+from nngrade.grader import sandbox
+from nngrade.grader.limits import GiB, Limits
+
+CASES = "sandbox_cases"  # tests/ is on sys.path before the fork server starts
+
+
+def run(source, **limits):
+    request = sandbox.RunRequest(source=source, cases_module=CASES, build="build", probe="probe",
+                                 writes=("y",), limits=Limits(**{"timeout": 10, **limits}))
+    return sandbox.run(request)
+
+
+def test_cell_runs_with_grader_inputs_and_returns_plain_data():
+    result = run("y = x * 2")
+    assert (result.status, result.observation) == ("ok", {"y": 6})
+
+
+def test_exception_in_the_cell_is_reported_with_its_line():
+    result = run("a = 1\nraise ValueError('bad value')")
+    assert result.status == "error" and result.kind == "exception"
+    assert "ValueError: bad value (line 2 of your cell)" in result.message
+
+
+def test_endless_loop_is_stopped_at_the_timeout():
+    result = run("while True:\n    pass", timeout=2)
+    assert result.kind == "timeout" and "2 s limit" in result.message
+
+
+def test_sys_exit_is_an_error_not_a_crash_of_the_grader():
+    result = run("import sys\nsys.exit(3)")
+    assert result.kind == "exit" and "exit(3)" in result.message
+
+
+def test_os_exit_is_reported_as_a_dead_process():
+    result = run("import os\nos._exit(0)")
+    assert result.kind == "crash"
+
+
+def test_memory_bomb_hits_the_memory_cap():
+    result = run("big = bytearray(3 * 1024**3)\ny = 1", memory=GiB)
+    assert result.kind == "memory" and "1 GiB" in result.message
+
+
+def test_huge_print_is_bounded_and_the_cell_still_graded():
+    result = run("print('x' * 50_000_000)\ny = 1")
+    assert result.status == "ok" and result.observation == {"y": 1}
+
+
+def test_blank_cell_is_unfilled_and_missing_name_is_named():
+    assert run("y = ...").status == "unfilled"
+    missing = run("z = 1")
+    assert missing.kind == "missing" and "`y`" in missing.message
+
+
+def test_probe_error_message_reaches_the_student():
+    result = run("y = 'text'")
+    assert result.kind == "probe" and result.message == "y should be an int"
+
+
+def test_syntax_error_is_reported_with_its_line():
+    result = run("y = (1,\n")
+    assert result.kind == "syntax" and "line" in result.message
+
+
+def test_child_processes_of_the_cell_are_killed_with_it(tmp_path):
+    marker = tmp_path / "alive"
+    source = textwrap.dedent(f"""
+        import subprocess, sys
+        subprocess.Popen([sys.executable, "-c",
+            "import time, pathlib\\nwhile True:\\n    pathlib.Path({str(marker)!r}).touch(); time.sleep(0.1)"])
+        y = 1
+    """)
+    assert run(source).status == "ok"
+    time.sleep(0.5)
+    marker.unlink(missing_ok=True)
+    time.sleep(0.5)
+    assert not marker.exists()
