@@ -61,6 +61,14 @@ def fingerprint(exercise: Exercise) -> str:
     return digest.hexdigest()[:20]
 
 
+def _ensure_data(exercise: Exercise) -> None:
+    """Fetch (or find) every data file now, in the grader: sandboxes run offline."""
+    from nngrade.datasets import data_path
+
+    for name in exercise.data:
+        data_path(name)  # raises DatasetError (a SetupError) with where to put the file
+
+
 def _state_names(exercise: Exercise) -> list[str]:
     return sorted({e.key for item in exercise.items for e in item.state})
 
@@ -108,6 +116,7 @@ class Grader:
         """The reference's observations for an exercise, computed once and cached."""
         with self._lock:
             if exercise.stem not in self._refs:
+                _ensure_data(exercise)
                 self._refs[exercise.stem] = self._load_or_compute(exercise)
             return self._refs[exercise.stem]
 

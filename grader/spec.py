@@ -70,7 +70,12 @@ class Item:
 
 @dataclass(frozen=True)
 class Exercise:
-    """An exercise: its notebook stem, its items, and where its content lives."""
+    """An exercise: its notebook stem, its items, and where its content lives.
+
+    ``data`` names the data files (``nngrade.datasets`` registry) the notebook and its cases
+    read; the grader makes sure they are on disk before any student code runs, because
+    nothing is downloaded while a submission runs.
+    """
 
     stem: str
     title: str
@@ -78,6 +83,7 @@ class Exercise:
     cases_module: str
     solution: Mapping[str, str]
     preamble: str = ""
+    data: tuple[str, ...] = ()
 
     @property
     def max_score(self) -> float:

@@ -162,4 +162,5 @@ EXERCISE = Exercise(
         "import torch\n"
         "from torch import nn\n"
     ),
+    data=("insurance",),
 )

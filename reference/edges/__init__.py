@@ -1,0 +1,1 @@
+"""Exercise 05: convolution and edge detection."""

@@ -1,0 +1,1 @@
+"""Exercise 03: weight penalization and weight magnitudes."""
