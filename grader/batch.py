@@ -8,16 +8,20 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 from typing import Callable, Iterable, Sequence
 
-from nngrade.errors import SetupError
+from nngrade.errors import SetupError, UsageError
 from nngrade.grader.grade import Grader
 from nngrade.grader.report import GradeReport, SubmissionReport
 
 
 def collect(paths: Sequence[str]) -> list[Path]:
-    """The notebook files named by files, folders (searched recursively) and globs."""
+    """The notebook files named by files, folders (searched recursively) and globs.
+
+    Raises UsageError for a name that matches nothing."""
     found: list[Path] = []
     for raw in paths:
         matches = [Path(m) for m in sorted(glob.glob(raw))] or [Path(raw)]
+        if not any(m.exists() or m.is_symlink() for m in matches):
+            raise UsageError(f"no such file or folder: {raw}")
         for match in matches:
             if match.is_dir():
                 found += sorted(p for p in match.rglob("*.ipynb")

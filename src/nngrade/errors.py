@@ -24,3 +24,7 @@ class UnknownExerciseError(SetupError):
 
 class SubmissionError(NngradeError):
     """A submitted notebook cannot be graded at all (unreadable, invalid, not an exercise)."""
+
+
+class UsageError(NngradeError):
+    """The command was given something it cannot use (a path that does not exist)."""

@@ -1,0 +1,94 @@
+"""Grading cost against a plain nbclient run of the same notebook.
+
+For the reference-filled notebook of each exercise given and every notebook of the sample
+class, prints the grading wall time (``Grader.grade``: the notebook's own run, every item
+run in its sandbox, comparison), the wall time of a plain ``nbclient`` execution of the same
+notebook, and their ratio. The reference observations are computed first (once per batch,
+as in real use) and reported separately. Run: ``python benchmarks/grade_class.py``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import nbformat
+from nbclient import NotebookClient
+
+from nngrade.grader import batch, sandbox, solution
+from nngrade.grader.grade import Grader
+from nngrade.grader.kernel import KernelLimits
+from nngrade.grader.limits import Limits
+from nngrade.reference import load_exercise
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def plain_run(path: Path, timeout: int) -> float:
+    """Seconds for nbclient to execute the notebook as is, in a stock python3 kernel.
+
+    The kernel gets the grader's thread setting (one OpenMP thread), so the ratio measures
+    the grader's overhead and not a difference in torch's threading."""
+    try:
+        nb = nbformat.read(str(path), as_version=4)
+    except Exception:
+        return float("nan")  # the corrupt sample file: nbclient cannot even start
+    started = time.monotonic()
+    try:
+        NotebookClient(nb, timeout=timeout, kernel_name="python3", allow_errors=True,
+                       resources={"metadata": {"path": tempfile.gettempdir()}}).execute(
+            env={**os.environ, "OMP_NUM_THREADS": "1"}, stderr=subprocess.DEVNULL)
+    except Exception:
+        pass  # a cell past its timeout ends the plain run too
+    return time.monotonic() - started
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--exercises", nargs="*", default=["01_insurance_regression"])
+    parser.add_argument("--class-dir", type=Path, default=REPO / "examples" / "class01")
+    parser.add_argument("--timeout", type=int, default=20)
+    args = parser.parse_args()
+
+    grader = Grader(Limits(timeout=args.timeout), KernelLimits(cell_timeout=args.timeout),
+                    use_cache=False)
+    tmp = Path(tempfile.mkdtemp(prefix="nngrade-bench-"))
+    notebooks = []
+    for name in args.exercises:
+        exercise = load_exercise(name)
+        started = time.monotonic()
+        sandbox.start_server()
+        grader.reference(exercise)
+        print(f"{exercise.stem}: fork server + reference observations "
+              f"{time.monotonic() - started:.1f} s (once per batch; cached on disk after)")
+        notebooks.append(solution.write_solution(exercise, tmp / "reference" / f"{exercise.stem}.ipynb"))
+    if args.class_dir.is_dir():
+        notebooks += batch.collect([str(args.class_dir)])
+
+    print(f"\n{'notebook':48} {'grade s':>8} {'plain s':>8} {'ratio':>6}  result")
+    ratios = []
+    for path in notebooks:
+        started = time.monotonic()
+        report = grader.grade(path)
+        graded = time.monotonic() - started
+        plain = plain_run(path, args.timeout)
+        ratio = graded / plain if plain == plain and plain > 0 else float("nan")
+        if ratio == ratio:
+            ratios.append(ratio)
+        label = f"{path.parent.name}/{path.name}"
+        result = "not gradable" if report.errors else f"{report.score:g}/{report.max_score:g}"
+        print(f"{label[-48:]:48} {graded:8.2f} {plain:8.2f} {ratio:6.2f}  {result}")
+    if ratios:
+        print(f"\nratio grade/plain: median {statistics.median(ratios):.2f}, "
+              f"max {max(ratios):.2f} over {len(ratios)} notebooks (target <= 1.5)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
