@@ -73,12 +73,22 @@ def _state_names(exercise: Exercise) -> list[str]:
     return sorted({e.key for item in exercise.items for e in item.state})
 
 
+def _sandbox_env() -> dict[str, str]:
+    """The variables a sandbox needs from the grader's environment, paths made absolute
+    (sandboxes run in private working directories)."""
+    env = {}
+    for name in ("NNGRADE_DATA_DIR", "NNGRADE_CACHE_DIR"):
+        if os.environ.get(name):
+            env[name] = os.path.abspath(os.environ[name])
+    return env
+
+
 def _request(exercise: Exercise, item: Item, case: Case, source: str,
              imports: tuple[str, ...], limits: Limits) -> sandbox.RunRequest:
     return sandbox.RunRequest(
         source=source, cases_module=exercise.cases_module, build=case.build, probe=case.probe,
         writes=item.writes, args=case.args, seed=case.seed,
-        preamble=(exercise.preamble, *imports),
+        preamble=(exercise.preamble, *imports), env=_sandbox_env(),
         limits=Limits(timeout=min(item.timeout, limits.timeout), memory=limits.memory,
                       output=limits.output, result=limits.result))
 
@@ -143,7 +153,8 @@ class Grader:
         names = _state_names(exercise)
         with ThreadPoolExecutor(1) as pool:
             execution = pool.submit(kernel.execute, solution.filled_notebook(exercise),
-                                    state_names=names, limits=self.kernel_limits) if names else None
+                                    state_names=names, limits=self.kernel_limits,
+                                    env=_sandbox_env()) if names else None
             cases: dict[tuple[str, int], Any] = {}
             for item in exercise.items:
                 for index, case in enumerate(item.cases):
@@ -202,7 +213,8 @@ class Grader:
                      for i in sub.cells if i not in known]
         with ThreadPoolExecutor(1) as pool:
             execution = pool.submit(kernel.execute, sub.notebook,
-                                    state_names=_state_names(exercise), limits=self.kernel_limits)
+                                    state_names=_state_names(exercise), limits=self.kernel_limits,
+                                    env=_sandbox_env())
             items = [self._grade_item(exercise, item, sub, blank, reference)
                      for item in exercise.items]
             run = execution.result()

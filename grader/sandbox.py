@@ -55,6 +55,7 @@ class RunRequest:
     args: Mapping[str, Any] = field(default_factory=dict)
     seed: int = 0
     preamble: tuple[str, ...] = ()
+    env: Mapping[str, str] = field(default_factory=dict)
     limits: Limits = Limits()
 
     def to_dict(self) -> dict[str, Any]:
@@ -67,6 +68,7 @@ class RunRequest:
             "args": dict(self.args),
             "seed": self.seed,
             "preamble": list(self.preamble),
+            "env": dict(self.env),
             "limits": self.limits.to_dict(),
         }
 

@@ -166,6 +166,8 @@ def child_main(request: dict[str, Any], conn: Any, workdir: str) -> None:
     out = os.open(os.path.join(workdir, "output.txt"), os.O_WRONLY | os.O_CREAT, 0o600)
     os.dup2(out, 1)
     os.dup2(out, 2)
+    # the fork server's environment is frozen at its start; the grader sends what matters now
+    os.environ.update(request.get("env", {}))
     os.environ.update(NNGRADE_OFFLINE="1", MPLBACKEND="Agg")
     sys.stdout = _BoundedText(limits.output)
     sys.stderr = _BoundedText(limits.output)

@@ -4,6 +4,7 @@ that are right but different or almost right, graded through the whole engine.""
 from __future__ import annotations
 
 import importlib.util
+import os
 from pathlib import Path
 
 import nbformat
@@ -189,3 +190,23 @@ def test_each_almost_right_answer_loses_its_item_with_a_reason(grader, tmp_path,
     for item in report.items:
         assert item.status in ("failed", "error") and item.score == 0, item
         assert variants[item.id][1] in item.message, (item.id, item.message)
+
+
+def test_a_relative_data_dir_still_reaches_the_sandboxes(monkeypatch):
+    from nngrade.grader import grade, sandbox
+
+    data = Path(os.environ["NNGRADE_DATA_DIR"]).resolve()
+    monkeypatch.chdir(data.parent)
+    monkeypatch.setenv("NNGRADE_DATA_DIR", data.name)
+    item = EXERCISE.item("insurance.filter")
+    request = grade._request(EXERCISE, item, item.cases[0], EXERCISE.solution[item.id], (),
+                             grader_limits())
+    assert request.env["NNGRADE_DATA_DIR"] == str(data)
+    result = sandbox.run(request)
+    assert result.status == "ok", result.message
+
+
+def grader_limits():
+    from nngrade.grader.limits import Limits
+
+    return Limits(timeout=30)
