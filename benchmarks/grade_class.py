@@ -69,7 +69,7 @@ def main() -> int:
               f"{time.monotonic() - started:.1f} s (once per batch; cached on disk after)")
         notebooks.append(solution.write_solution(exercise, tmp / "reference" / f"{exercise.stem}.ipynb"))
     if args.class_dir.is_dir():
-        notebooks += batch.collect([str(args.class_dir)])
+        notebooks += [t.path for t in batch.collect([str(args.class_dir)])]
 
     print(f"\n{'notebook':48} {'grade s':>8} {'plain s':>8} {'ratio':>6}  result")
     ratios = []

@@ -1,58 +1,100 @@
-"""Grade many submissions in parallel; one broken submission costs that submission only."""
+"""Grade many submissions in parallel; one broken submission costs that submission only.
+
+Finished grades are stored one file per submission (``store``), keyed by the notebook's
+content and the grader's and reference's versions, so a re-run grades only what changed and
+an interrupted run resumes where it stopped.
+"""
 
 from __future__ import annotations
 
+import dataclasses
 import glob
 import os
 from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterable, Sequence
 
 from nngrade.errors import SetupError, UsageError
 from nngrade.grader.grade import Grader
 from nngrade.grader.report import GradeReport, SubmissionReport
+from nngrade.grader.store import ResultStore
+from nngrade.reference import exercise_names
 
 
-def collect(paths: Sequence[str]) -> list[Path]:
-    """The notebook files named by files, folders (searched recursively) and globs.
+@dataclass(frozen=True)
+class Target:
+    """A notebook to grade and the student it belongs to."""
 
-    Raises UsageError for a name that matches nothing."""
-    found: list[Path] = []
+    path: Path
+    student: str
+
+
+def collect(paths: Sequence[str]) -> list[Target]:
+    """The notebooks named by files, folders (searched recursively) and globs.
+
+    In a folder of student folders (``<student>/<notebook>.ipynb``, as nbgrader and GitHub
+    Classroom lay them out) the student is the folder's name; a loose notebook's student is
+    its file name. Raises UsageError for a name that matches nothing."""
+    found: list[Target] = []
     for raw in paths:
         matches = [Path(m) for m in sorted(glob.glob(raw))] or [Path(raw)]
         if not any(m.exists() or m.is_symlink() for m in matches):
             raise UsageError(f"no such file or folder: {raw}")
         for match in matches:
             if match.is_dir():
-                found += sorted(p for p in match.rglob("*.ipynb")
-                                if ".ipynb_checkpoints" not in p.parts)
+                for nb in sorted(match.rglob("*.ipynb")):
+                    if ".ipynb_checkpoints" in nb.parts:
+                        continue
+                    rel = nb.relative_to(match)
+                    found.append(Target(nb, rel.parts[0] if len(rel.parts) > 1 else nb.stem))
             else:
-                found.append(match)
-    unique: list[Path] = []
-    for path in found:
-        if path not in unique:
-            unique.append(path)
-    return unique
+                found.append(Target(match, _student_of_file(match)))
+    unique: dict[Path, Target] = {}
+    for target in found:
+        unique.setdefault(target.path, target)
+    return list(unique.values())
+
+
+def _student_of_file(path: Path) -> str:
+    # "alice/01_insurance_regression.ipynb": the folder names the student, not the file
+    return path.parent.name if path.stem in exercise_names() and path.parent.name else path.stem
 
 
 def default_jobs() -> int:
-    """One job per core."""
-    return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
-               else os.cpu_count() or 1)
+    """One job per core this process may use."""
+    if hasattr(os, "sched_getaffinity"):
+        return max(1, len(os.sched_getaffinity(0)))
+    return max(1, os.cpu_count() or 1)
 
 
-def grade_all(paths: Iterable[Path], *, jobs: int = 1, grader: Grader | None = None,
+def grade_all(targets: Iterable[Target], *, jobs: int = 1, grader: Grader | None = None,
+              store: ResultStore | None = None,
               progress: Callable[[SubmissionReport], None] | None = None) -> GradeReport:
-    """Grade every path with ``jobs`` submissions at a time, in the order given.
+    """Grade every target with ``jobs`` submissions at a time; reports keep the given order.
 
-    Only a problem of the package itself (``SetupError``: a broken reference, missing data)
-    stops the batch; everything a submission does ends up in its own report.
+    With a ``store``, a submission graded before (same content, same grader and reference)
+    is not graded again. Only a problem of the package itself (``SetupError``: a broken
+    reference, missing data) stops the batch; everything a submission does ends up in its
+    own report.
     """
     grader = grader or Grader()
-    paths = list(paths)
+    targets = list(targets)
     results: dict[int, SubmissionReport] = {}
+
+    def grade_one(target: Target) -> SubmissionReport:
+        key = store.key(target.path, grader) if store else None
+        if store and key:
+            stored = store.load(key)
+            if stored is not None:
+                return dataclasses.replace(stored, path=str(target.path), student=target.student)
+        report = dataclasses.replace(grader.grade(target.path), student=target.student)
+        if store and key:
+            store.save(key, report)
+        return report
+
     with ThreadPoolExecutor(max(1, jobs)) as pool:
-        futures = {pool.submit(grader.grade, path): i for i, path in enumerate(paths)}
+        futures = {pool.submit(grade_one, t): i for i, t in enumerate(targets)}
         for future in as_completed(futures):
             try:
                 report = future.result()
@@ -63,4 +105,4 @@ def grade_all(paths: Iterable[Path], *, jobs: int = 1, grader: Grader | None = N
             results[futures[future]] = report
             if progress:
                 progress(report)
-    return GradeReport(tuple(results[i] for i in range(len(paths))))
+    return GradeReport(tuple(results[i] for i in range(len(targets))))

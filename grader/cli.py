@@ -15,9 +15,10 @@ from pathlib import Path
 from typing import Sequence
 
 from nngrade.errors import NngradeError, SetupError
-from nngrade.grader import batch, kernel, report, solution
+from nngrade.grader import batch, kernel, outdir, report, solution
 from nngrade.grader.grade import Grader
 from nngrade.grader.limits import Limits
+from nngrade.grader.store import ResultStore
 from nngrade.reference import exercise_names, load_exercise
 
 EXIT_OK, EXIT_POINTS_LOST, EXIT_BROKEN = 0, 1, 2
@@ -48,11 +49,14 @@ def _parser() -> argparse.ArgumentParser:
     grade = sub.add_parser("grade", help="grade a class: files, folders or globs")
     grade.add_argument("paths", nargs="+")
     grade.add_argument("--format", choices=("text", "json"), default="text")
-    grade.add_argument("--out", type=Path, help="write report.json and one feedback file "
-                                                "per submission to this folder")
+    grade.add_argument("--out", type=Path, help="write the report, gradebook, feedback pages, "
+                       "Gradescope results and class summary to this folder; a re-run grades "
+                       "only what changed")
     grade.add_argument("--jobs", type=int, default=batch.default_jobs(),
                        help="submissions graded at once (default: the number of cores)")
     grade.add_argument("--quiet", action="store_true", help="no progress on stderr")
+    grade.add_argument("--regrade", action="store_true",
+                       help="grade everything again, even what --out already holds")
     _add_timeout(grade)
 
     validate = sub.add_parser("validate", help="self-test: reference full marks, blank zero")
@@ -75,17 +79,6 @@ def _check(args: argparse.Namespace) -> int:
     return EXIT_OK if result.full_marks else EXIT_POINTS_LOST
 
 
-def _write_out(out: Path, graded: report.GradeReport) -> None:
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "report.json").write_text(report.to_json(graded), encoding="utf-8")
-    feedback = out / "feedback"
-    feedback.mkdir(exist_ok=True)
-    for index, sub in enumerate(graded.submissions):
-        path = Path(sub.path)
-        name = f"{index + 1:03d}-{path.parent.name}-{path.stem}.txt"
-        (feedback / name).write_text(report.render_submission(sub) + "\n", encoding="utf-8")
-
-
 def _grade(args: argparse.Namespace) -> int:
     paths = batch.collect(args.paths)
     if not paths:
@@ -103,11 +96,13 @@ def _grade(args: argparse.Namespace) -> int:
                   f"{elapsed:.0f} s elapsed, ~{left:.0f} s left", end="", file=sys.stderr,
                   flush=True)
 
-    graded = batch.grade_all(paths, jobs=args.jobs, grader=_grader(args), progress=progress)
+    store = ResultStore(args.out / "results") if args.out and not args.regrade else None
+    graded = batch.grade_all(paths, jobs=args.jobs, grader=_grader(args), store=store,
+                             progress=progress)
     if not args.quiet:
         print(file=sys.stderr)
     if args.out:
-        _write_out(args.out, graded)
+        outdir.write(args.out, graded)
     if args.format == "json":
         print(report.to_json(graded))
     else:

@@ -120,6 +120,15 @@ class Grader:
         self._refs: dict[str, ReferenceRun] = {}
         self._lock = threading.Lock()
 
+    def version_of(self, notebook_bytes: bytes) -> str:
+        """The fingerprint of the reference a notebook would be graded against ("" if none):
+        part of a stored grade's key, so a changed reference re-grades."""
+        try:
+            meta = json.loads(notebook_bytes).get("metadata", {}).get("nngrade", {})
+            return fingerprint(load_exercise(str(meta.get("exercise"))))
+        except (ValueError, AttributeError, NngradeError, RecursionError):
+            return ""
+
     # --- the reference --------------------------------------------------------------------
 
     def reference(self, exercise: Exercise) -> ReferenceRun:
@@ -236,7 +245,11 @@ class Grader:
             return ItemResult(item.id, score, item.points, status, message, hint)  # type: ignore[arg-type]
 
         if item.manual:
-            return ItemResult(item.id, 0.0, 0.0, "manual", "collected for manual review")
+            answer = sub.cells.get(item.id, "")
+            if item.id in blank and _normalise(answer) == _normalise(blank[item.id]):
+                return ItemResult(item.id, 0.0, 0.0, "manual", "not answered yet")
+            return ItemResult(item.id, 0.0, 0.0, "manual", "collected for manual review",
+                              answer=answer[:20_000])
         source = sub.cells.get(item.id)
         if source is None:
             return result("error", f"no code cell is marked as item {item.id}; it may have been "

@@ -24,6 +24,7 @@ class ItemResult:
     status: Status
     message: str = ""
     hint: str = ""
+    answer: str = ""  # the student's text, for manual items only
 
 
 @dataclass(frozen=True)
@@ -39,6 +40,7 @@ class SubmissionReport:
     problems: tuple[str, ...] = ()
     cell_errors: tuple[str, ...] = ()
     seconds: float = 0.0
+    student: str = ""
 
     @property
     def graded(self) -> bool:
@@ -49,6 +51,16 @@ class SubmissionReport:
     def full_marks(self) -> bool:
         """True when every automatic point was earned."""
         return self.graded and self.score >= self.max_score
+
+
+def submission_from_dict(data: dict) -> SubmissionReport:
+    """Rebuild a report from its JSON form (a stored result from an earlier run)."""
+    items = tuple(ItemResult(**item) for item in data.get("items", ()))
+    fields = {k: v for k, v in data.items() if k in SubmissionReport.__dataclass_fields__}
+    fields.update(items=items, errors=tuple(data.get("errors", ())),
+                  problems=tuple(data.get("problems", ())),
+                  cell_errors=tuple(data.get("cell_errors", ())))
+    return SubmissionReport(**fields)
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,7 @@ in or the wall-clock timeout passes, and reads the result through a size-bounded
 from __future__ import annotations
 
 import multiprocessing
+from multiprocessing import spawn
 import os
 import shutil
 import signal
@@ -23,6 +24,22 @@ from nngrade.grader.limits import Limits
 
 _lock = threading.Lock()
 _context: Any = None
+_launching = threading.local()
+_preparation_data = spawn.get_preparation_data
+
+
+def _preparation_without_main(name: str) -> dict[str, Any]:
+    # multiprocessing re-imports the parent's main script in every child (0.2 s for the
+    # ``nngrade`` console script, more under pytest). A sandbox child needs only
+    # ``worker.child_main``, so for our own children the main script is left out.
+    data = _preparation_data(name)
+    if getattr(_launching, "sandbox", False):
+        data.pop("init_main_from_path", None)
+        data.pop("init_main_from_name", None)
+    return data
+
+
+spawn.get_preparation_data = _preparation_without_main
 
 
 def _ctx() -> Any:
@@ -33,6 +50,15 @@ def _ctx() -> Any:
             ctx.set_forkserver_preload(["nngrade.grader.warm"])
             _context = ctx
         return _context
+
+
+def _start(proc: Any) -> None:
+    """Start a sandbox child without re-importing the parent's main script in it."""
+    _launching.sandbox = True
+    try:
+        proc.start()
+    finally:
+        _launching.sandbox = False
 
 
 def start_server() -> None:
@@ -114,7 +140,7 @@ def run(request: RunRequest) -> RunResult:
     proc = ctx.Process(target=worker.child_main, args=(request.to_dict(), sender, workdir))
     started = time.monotonic()
     try:
-        proc.start()
+        _start(proc)
         sender.close()
         data: bytes | None = None
         outcome: RunResult | None = None

@@ -61,7 +61,9 @@ def test_grade_prints_the_json_contract_and_writes_reports(tmp_path, capsys):
     assert alice["score"] == alice["max_score"] and alice["errors"] == []
     assert frank["errors"] and frank["items"] == []
     assert json.loads((tmp_path / "report.json").read_text()) == report
-    assert len(list((tmp_path / "feedback").iterdir())) == 2
+    pages = sorted(p.name for p in (tmp_path / "feedback").iterdir())
+    assert pages == [f"{who}-{STEM}.{ext}" for who in ("alice", "frank") for ext in ("html", "md")]
+    assert (tmp_path / "gradebook.csv").read_text().splitlines()[1].startswith("alice,")
 
 
 def test_grade_with_nothing_to_grade_exits_2(tmp_path, capsys):

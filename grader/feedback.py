@@ -1,0 +1,99 @@
+"""Per-student feedback pages: Markdown and HTML, from one template each (Jinja2).
+
+Each item shows its points, what was expected and found (the grader's message), the hint,
+and the free-text answers collected for review; then the errors of the notebook's own run.
+"""
+
+from __future__ import annotations
+
+import jinja2
+
+from nngrade.grader.report import SubmissionReport
+
+_MARKDOWN = """\
+# Feedback: {{ sub.exercise or "unknown exercise" }}{% if sub.student %} ({{ sub.student }}){% endif %}
+
+{% if sub.errors -%}
+**This notebook could not be graded.**
+{% for e in sub.errors %}
+- {{ e }}
+{%- endfor %}
+{%- else -%}
+**Points: {{ "%g"|format(sub.score) }} / {{ "%g"|format(sub.max_score) }}**
+
+| item | points | result |
+|---|---|---|
+{% for i in sub.items if i.status != "manual" -%}
+| `{{ i.id }}` | {{ "%g"|format(i.score) }} / {{ "%g"|format(i.max_score) }} | {{ i.status }} |
+{% endfor %}
+{% for i in sub.items if i.status in ("failed", "error") %}
+## `{{ i.id }}`: {{ i.status }}
+
+{{ i.message }}
+{% if i.hint %}
+*Hint:* {{ i.hint }}
+{% endif %}
+{% endfor %}
+{%- for i in sub.items if i.status == "manual" %}
+## `{{ i.id }}`: for your instructor to read
+
+{{ i.answer or "(not answered)" }}
+{% endfor %}
+{%- if sub.cell_errors %}
+## Your notebook's own run
+
+{% for e in sub.cell_errors -%}
+- {{ e }}
+{% endfor %}
+{%- endif %}
+{%- for p in sub.problems %}
+- Note: {{ p }}
+{%- endfor %}
+{%- endif %}
+"""
+
+_HTML = """\
+<!doctype html>
+<html lang="en"><head><meta charset="utf-8">
+<title>Feedback: {{ sub.exercise or "unknown exercise" }}</title>
+<style>
+body{font-family:sans-serif;max-width:50em;margin:2em auto;line-height:1.4}
+table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:.2em .6em}
+.passed{color:#1a7f37}.failed,.error{color:#b42318}pre{white-space:pre-wrap;background:#f6f6f6;padding:.5em}
+</style></head><body>
+<h1>Feedback: {{ sub.exercise or "unknown exercise" }}{% if sub.student %} ({{ sub.student }}){% endif %}</h1>
+{% if sub.errors %}
+<p><strong>This notebook could not be graded.</strong></p>
+<ul>{% for e in sub.errors %}<li>{{ e }}</li>{% endfor %}</ul>
+{% else %}
+<p><strong>Points: {{ "%g"|format(sub.score) }} / {{ "%g"|format(sub.max_score) }}</strong></p>
+<table><tr><th>item</th><th>points</th><th>result</th><th>why</th></tr>
+{% for i in sub.items if i.status != "manual" %}
+<tr><td><code>{{ i.id }}</code></td><td>{{ "%g"|format(i.score) }} / {{ "%g"|format(i.max_score) }}</td>
+<td class="{{ i.status }}">{{ i.status }}</td>
+<td>{{ i.message }}{% if i.hint and i.status != "passed" %}<br><em>Hint:</em> {{ i.hint }}{% endif %}</td></tr>
+{% endfor %}
+</table>
+{% for i in sub.items if i.status == "manual" %}
+<h2><code>{{ i.id }}</code>: for your instructor to read</h2><pre>{{ i.answer or "(not answered)" }}</pre>
+{% endfor %}
+{% if sub.cell_errors %}<h2>Your notebook's own run</h2>
+<ul>{% for e in sub.cell_errors %}<li>{{ e }}</li>{% endfor %}</ul>{% endif %}
+{% if sub.problems %}<ul>{% for p in sub.problems %}<li>Note: {{ p }}</li>{% endfor %}</ul>{% endif %}
+{% endif %}
+</body></html>
+"""
+
+_MD = jinja2.Environment(autoescape=False, keep_trailing_newline=True).from_string(_MARKDOWN)
+# Student text and messages go into the page: escape everything.
+_PAGE = jinja2.Environment(autoescape=True).from_string(_HTML)
+
+
+def markdown(sub: SubmissionReport) -> str:
+    """The feedback of one submission as Markdown."""
+    return _MD.render(sub=sub)
+
+
+def html(sub: SubmissionReport) -> str:
+    """The feedback of one submission as a standalone HTML page."""
+    return _PAGE.render(sub=sub)

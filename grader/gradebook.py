@@ -1,0 +1,47 @@
+"""The class gradebook as CSV: one row per student, one column per item, then totals.
+
+Plain CSV with a header row imports into spreadsheets and LMS gradebooks alike. A student
+with several notebooks (exercises) gets one row with every exercise's items.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from typing import Iterable
+
+from nngrade.grader.report import SubmissionReport
+
+
+def _items(subs: list[SubmissionReport]) -> list[str]:
+    order: list[str] = []
+    for sub in subs:
+        for item in sub.items:
+            if item.status != "manual" and item.id not in order:
+                order.append(item.id)
+    return order
+
+
+def to_csv(submissions: Iterable[SubmissionReport]) -> str:
+    """The gradebook text: student, item columns, total, max_score, not_graded."""
+    subs = list(submissions)
+    items = _items(subs)
+    rows: dict[str, dict[str, object]] = {}
+    for sub in subs:
+        row = rows.setdefault(sub.student or sub.path,
+                              {"student": sub.student or sub.path, "total": 0.0,
+                               "max_score": 0.0, "not_graded": ""})
+        for item in sub.items:
+            if item.status != "manual":
+                row[item.id] = item.score
+        row["total"] = float(row["total"]) + sub.score  # type: ignore[arg-type]
+        row["max_score"] = float(row["max_score"]) + sub.max_score  # type: ignore[arg-type]
+        if sub.errors:
+            row["not_graded"] = "; ".join(filter(None, [str(row["not_graded"]), *sub.errors]))
+    out = io.StringIO()
+    writer = csv.DictWriter(out, ["student", *items, "total", "max_score", "not_graded"],
+                            restval="", lineterminator="\n")
+    writer.writeheader()
+    for row in rows.values():
+        writer.writerow({k: (f"{v:g}" if isinstance(v, float) else v) for k, v in row.items()})
+    return out.getvalue()

@@ -1,0 +1,79 @@
+"""The class summary: per-item pass rates, a score histogram (PNG), and the free-text answers
+collected for manual review."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from pathlib import Path
+from typing import Iterable
+
+from nngrade.grader.report import SubmissionReport
+
+
+def pass_rates(subs: Iterable[SubmissionReport]) -> dict[str, tuple[int, int]]:
+    """Per item id: (submissions that passed it, graded submissions that have it)."""
+    rates: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+    for sub in subs:
+        for item in sub.items:
+            if item.status != "manual":
+                rates[item.id][1] += 1
+                rates[item.id][0] += item.status == "passed"
+    return {k: (v[0], v[1]) for k, v in rates.items()}
+
+
+def markdown(subs: list[SubmissionReport], histogram: str | None) -> str:
+    """The summary page."""
+    graded = [s for s in subs if s.graded]
+    lines = ["# Class summary", "",
+             f"{len(subs)} submissions, {len(graded)} graded, {len(subs) - len(graded)} not "
+             "gradable.", ""]
+    if graded:
+        fractions = sorted(s.score / s.max_score for s in graded if s.max_score)
+        if fractions:
+            median = fractions[len(fractions) // 2]
+            lines += [f"Median score: {100 * median:.0f} % of the points.", ""]
+    lines += ["| item | passed | pass rate |", "|---|---|---|"]
+    for item, (passed, total) in pass_rates(subs).items():
+        lines.append(f"| `{item}` | {passed} / {total} | {100 * passed / total:.0f} % |")
+    if histogram:
+        lines += ["", f"![score histogram]({histogram})"]
+    return "\n".join(lines) + "\n"
+
+
+def histogram(subs: list[SubmissionReport], path: Path) -> bool:
+    """Save a histogram of scores (percent of the points) as a PNG; False if nothing to plot."""
+    scores = [100 * s.score / s.max_score for s in subs if s.graded and s.max_score]
+    if not scores:
+        return False
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(6, 3.5))
+    ax = fig.subplots()
+    ax.hist(scores, bins=[0, 10, 20, 30, 40, 50, 60, 70, 80, 90, 100.001], edgecolor="white")
+    ax.set_xlabel("score (% of the points)")
+    ax.set_ylabel("submissions")
+    ax.set_title(f"Scores of {len(scores)} graded submissions")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    return True
+
+
+def manual_answers(subs: Iterable[SubmissionReport]) -> str:
+    """Every free-text answer, grouped by item, for the instructor to read."""
+    by_item: dict[str, list[tuple[str, str]]] = defaultdict(list)
+    for sub in subs:
+        for item in sub.items:
+            if item.status == "manual":
+                by_item[item.id].append((sub.student or sub.path, item.answer))
+    lines = ["# Answers for manual review", ""]
+    if not by_item:
+        lines.append("No free-text answers in these submissions.")
+    for item, answers in by_item.items():
+        lines += [f"## `{item}`", ""]
+        for student, answer in answers:
+            text = answer.strip() or "(not answered)"
+            lines += [f"### {student}", "", text, ""]
+    return "\n".join(lines) + "\n"
