@@ -54,6 +54,8 @@ def main() -> int:
     parser.add_argument("--exercises", nargs="*", default=["01_insurance_regression"])
     parser.add_argument("--class-dir", type=Path, default=REPO / "examples" / "class01")
     parser.add_argument("--timeout", type=int, default=20)
+    parser.add_argument("--jobs-compare", action="store_true",
+                        help="also time the whole class with --jobs 1 and --jobs 2")
     args = parser.parse_args()
 
     grader = Grader(Limits(timeout=args.timeout), KernelLimits(cell_timeout=args.timeout),
@@ -87,6 +89,15 @@ def main() -> int:
     if ratios:
         print(f"\nratio grade/plain: median {statistics.median(ratios):.2f}, "
               f"max {max(ratios):.2f} over {len(ratios)} notebooks (target <= 1.5)")
+    if args.jobs_compare and args.class_dir.is_dir():
+        targets = batch.collect([str(args.class_dir)])
+        walls = {}
+        for jobs in (1, 2):
+            started = time.monotonic()
+            batch.grade_all(targets, jobs=jobs, grader=grader)
+            walls[jobs] = time.monotonic() - started
+        print(f"\nclass of {len(targets)}: --jobs 1 {walls[1]:.1f} s, --jobs 2 {walls[2]:.1f} s, "
+              f"speed-up {walls[1] / walls[2]:.2f}x")
     return 0
 
 

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Sequence
 
 from nngrade.errors import NngradeError, SetupError
-from nngrade.grader import batch, kernel, outdir, report, solution
+from nngrade.grader import batch, classroom, gradescope, kernel, outdir, report, solution
 from nngrade.grader.grade import Grader
 from nngrade.grader.limits import Limits
 from nngrade.grader.store import ResultStore
@@ -44,6 +44,11 @@ def _parser() -> argparse.ArgumentParser:
     check = sub.add_parser("check", help="grade one notebook and explain every lost point")
     check.add_argument("notebook")
     check.add_argument("--format", choices=("text", "json"), default="text")
+    check.add_argument("--gradescope", type=Path, metavar="FILE",
+                       help="also write Gradescope's results.json to FILE")
+    check.add_argument("--github-output", action="store_true",
+                       help="also write the result for GitHub Classroom's grading reporter "
+                            "to $GITHUB_OUTPUT (printed when it is not set)")
     _add_timeout(check)
 
     grade = sub.add_parser("grade", help="grade a class: files, folders or globs")
@@ -62,6 +67,10 @@ def _parser() -> argparse.ArgumentParser:
     validate = sub.add_parser("validate", help="self-test: reference full marks, blank zero")
     validate.add_argument("exercises", nargs="*", help=f"default: all ({', '.join(exercise_names())})")
 
+    export = sub.add_parser("export", help="bundles for other graders")
+    export.add_argument("target", choices=("gradescope",))
+    export.add_argument("-o", "--output", type=Path, required=True)
+
     sol = sub.add_parser("solution", help="write the notebook filled with the reference")
     sol.add_argument("exercise", help="e.g. 01_insurance_regression or 01")
     sol.add_argument("-o", "--output", type=Path, required=True)
@@ -74,6 +83,11 @@ def _check(args: argparse.Namespace) -> int:
         print(report.to_json(report.GradeReport((result,))))
     else:
         print(report.render_submission(result))
+    if args.gradescope:
+        args.gradescope.parent.mkdir(parents=True, exist_ok=True)
+        args.gradescope.write_text(json.dumps(gradescope.results(result), indent=2))
+    if args.github_output and classroom.write_output(result) is None:
+        print(classroom.output_line(result))
     if result.errors:
         return EXIT_BROKEN
     return EXIT_OK if result.full_marks else EXIT_POINTS_LOST
@@ -127,6 +141,13 @@ def _validate(args: argparse.Namespace) -> int:
     return EXIT_POINTS_LOST if failed else EXIT_OK
 
 
+def _export(args: argparse.Namespace) -> int:
+    from nngrade.grader.export import gradescope_bundle
+
+    print(f"wrote {gradescope_bundle(args.output)}")
+    return EXIT_OK
+
+
 def _solution(args: argparse.Namespace) -> int:
     path = solution.write_solution(load_exercise(args.exercise), args.output)
     print(f"wrote {path}")
@@ -136,7 +157,8 @@ def _solution(args: argparse.Namespace) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit code."""
     args = _parser().parse_args(argv)
-    commands = {"check": _check, "grade": _grade, "validate": _validate, "solution": _solution}
+    commands = {"check": _check, "grade": _grade, "validate": _validate, "solution": _solution,
+                "export": _export}
     try:
         return commands[args.command](args)
     except SetupError as exc:

@@ -1,6 +1,11 @@
 """The command line: exit codes, JSON contract, files written."""
 
+import base64
 import json
+import os
+import subprocess
+import sys
+import zipfile
 from pathlib import Path
 
 import nbformat
@@ -35,10 +40,22 @@ def test_check_exits_0_on_full_marks(reference_notebook, capsys):
     assert "Points 8/8" in capsys.readouterr().out
 
 
-def test_check_exits_1_when_points_are_lost(capsys):
-    assert main(["check", str(CLASS / "bob" / f"{STEM}.ipynb")]) == 1
+def test_check_exits_1_when_points_are_lost_and_writes_gradescope_and_classroom_results(
+        tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("GITHUB_OUTPUT", str(tmp_path / "github_output"))
+    results = tmp_path / "results" / "results.json"
+    notebook = CLASS / "bob" / f"{STEM}.ipynb"
+    assert main(["check", str(notebook), "--gradescope", str(results), "--github-output"]) == 1
     out = capsys.readouterr().out
     assert "FAIL" in out and "hint:" in out
+    gradescope = json.loads(results.read_text())
+    assert 0 < gradescope["score"] < sum(t["max_score"] for t in gradescope["tests"])
+    line = (tmp_path / "github_output").read_text().strip()
+    assert line.startswith("result=")
+    classroom = json.loads(base64.b64decode(line[len("result="):]))
+    assert classroom["version"] == 1 and classroom["status"] == "fail"
+    assert {t["status"] for t in classroom["tests"]} == {"pass", "fail"}
+    assert sum(t["score"] for t in classroom["tests"]) == gradescope["score"]
 
 
 def test_check_exits_2_when_the_file_cannot_be_graded(tmp_path, capsys):
@@ -81,3 +98,25 @@ def test_solution_of_an_unknown_exercise_exits_2(tmp_path, capsys):
 def test_validate_passes_on_exercise_01(capsys):
     assert main(["validate", STEM]) == 0
     assert "ok   01_insurance_regression" in capsys.readouterr().out
+
+
+def test_gradescope_bundle_grades_a_submission_laid_out_as_gradescope_does(tmp_path):
+    bundle = tmp_path / "autograder.zip"
+    assert main(["export", "gradescope", "-o", str(bundle)]) == 0
+    root = tmp_path / "autograder"
+    with zipfile.ZipFile(bundle) as zf:
+        zf.extractall(root)
+        assert {"setup.sh", "run_autograder", "source/data/insurance.csv",
+                "source/nngrade/grader/grade.py",
+                "source/nngrade/exercises/01_insurance_regression.ipynb"} <= set(zf.namelist())
+    assert "torch==2.13.0" in (root / "setup.sh").read_text()
+    (root / "submission").mkdir()
+    (root / "submission" / "homework.ipynb").write_bytes((CLASS / "alice" / f"{STEM}.ipynb").read_bytes())
+    env = {**os.environ, "AUTOGRADER_ROOT": str(root),
+           "PATH": os.path.dirname(sys.executable) + os.pathsep + os.environ["PATH"]}
+    env.pop("PYTHONPATH", None)
+    subprocess.run(["bash", str(root / "run_autograder")], env=env, check=True, timeout=600,
+                   capture_output=True)
+    results = json.loads((root / "results" / "results.json").read_text())
+    assert results["score"] == sum(t["max_score"] for t in results["tests"]) > 0
+    assert all(t["status"] == "passed" and t["visibility"] == "visible" for t in results["tests"])
