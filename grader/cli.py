@@ -15,7 +15,8 @@ from pathlib import Path
 from typing import Sequence
 
 from nngrade.errors import NngradeError, SetupError
-from nngrade.grader import batch, classroom, gradescope, kernel, outdir, report, solution
+from nngrade.grader import (batch, classroom, gradescope, isolate, kernel, outdir, report,
+                            solution)
 from nngrade.grader.grade import Grader
 from nngrade.grader.limits import Limits
 from nngrade.grader.store import ResultStore
@@ -30,11 +31,13 @@ def _add_timeout(parser: argparse.ArgumentParser) -> None:
                              "limit, and 60 s per cell of the notebook's own run)")
 
 
-def _grader(args: argparse.Namespace) -> Grader:
+def _grader(args: argparse.Namespace, private: Sequence[Path] = ()) -> Grader:
+    """A Grader for these options; ``private`` folders are hidden from student code."""
+    hidden = tuple(str(p) for p in private)
     if args.timeout is None:
-        return Grader()
-    return Grader(Limits(timeout=args.timeout),
-                  kernel.KernelLimits(cell_timeout=args.timeout))
+        return Grader(private=hidden)
+    return Grader(Limits(timeout=args.timeout), kernel.KernelLimits(cell_timeout=args.timeout),
+                  private=hidden)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -77,8 +80,16 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _warn_protections(subs: Sequence[report.SubmissionReport]) -> None:
+    missing = report.missing_protections(subs, isolate.ALL)
+    if missing:
+        print("nngrade: warning: this machine did not allow these protections, so student code "
+              "ran without them: " + "; ".join(missing), file=sys.stderr)
+
+
 def _check(args: argparse.Namespace) -> int:
     result = _grader(args).grade(args.notebook)
+    _warn_protections([result])
     if args.format == "json":
         print(report.to_json(report.GradeReport((result,))))
     else:
@@ -111,10 +122,15 @@ def _grade(args: argparse.Namespace) -> int:
                   flush=True)
 
     store = ResultStore(args.out / "results") if args.out and not args.regrade else None
-    graded = batch.grade_all(paths, jobs=args.jobs, grader=_grader(args), store=store,
+    private = [Path(p).resolve() for p in args.paths if Path(p).is_dir()]
+    private += [t.path.resolve().parent for t in paths]
+    if args.out:
+        private.append(args.out.resolve())
+    graded = batch.grade_all(paths, jobs=args.jobs, grader=_grader(args, private), store=store,
                              progress=progress)
     if not args.quiet:
         print(file=sys.stderr)
+    _warn_protections(graded.submissions)
     if args.out:
         outdir.write(args.out, graded)
     if args.format == "json":

@@ -23,7 +23,7 @@ import platformdirs
 
 import nngrade
 from nngrade.errors import NngradeError, SetupError, SubmissionError
-from nngrade.grader import compare, kernel, notebook, observe, sandbox, solution
+from nngrade.grader import compare, isolate, kernel, notebook, observe, sandbox, solution
 from nngrade.grader.limits import Limits
 from nngrade.grader.report import ItemResult, SubmissionReport
 from nngrade.grader.spec import Case, Exercise, Item
@@ -83,12 +83,25 @@ def _sandbox_env() -> dict[str, str]:
     return env
 
 
+def hidden_paths(extra: tuple[str, ...] = ()) -> tuple[str, ...]:
+    """Folders student code must not read: the reference, nngrade's caches, and ``extra``
+    (submission folders, the output folder)."""
+    import nngrade.reference
+
+    folders = [os.path.dirname(os.path.abspath(nngrade.reference.__file__)), str(_cache_root())]
+    unique = list(dict.fromkeys(os.path.abspath(p) for p in (*folders, *extra)))
+    # a folder inside another hidden folder is hidden with it
+    return tuple(p for p in unique
+                 if not any(p != q and p.startswith(q.rstrip(os.sep) + os.sep) for q in unique))
+
+
 def _request(exercise: Exercise, item: Item, case: Case, source: str,
-             imports: tuple[str, ...], limits: Limits) -> sandbox.RunRequest:
+             imports: tuple[str, ...], limits: Limits,
+             hide: tuple[str, ...] = ()) -> sandbox.RunRequest:
     return sandbox.RunRequest(
         source=source, cases_module=exercise.cases_module, build=case.build, probe=case.probe,
         writes=item.writes, args=case.args, seed=case.seed,
-        preamble=(exercise.preamble, *imports), env=_sandbox_env(),
+        preamble=(exercise.preamble, *imports), env=_sandbox_env(), hide=hide,
         limits=Limits(timeout=min(item.timeout, limits.timeout), memory=limits.memory,
                       output=limits.output, result=limits.result))
 
@@ -111,11 +124,14 @@ class Grader:
     """Grades notebooks; share one across a batch so the reference runs once."""
 
     def __init__(self, limits: Limits = Limits(timeout=120.0), kernel_limits: kernel.KernelLimits
-                 = kernel.KernelLimits(), use_cache: bool = True) -> None:
+                 = kernel.KernelLimits(), use_cache: bool = True,
+                 private: tuple[str, ...] = ()) -> None:
         """``limits.timeout`` caps every item's own timeout; ``kernel_limits`` bound the
-        notebook's own run."""
+        notebook's own run; ``private`` names folders student code must not see (the
+        class's submissions, the output folder) besides the reference and caches."""
         self.limits = limits
         self.kernel_limits = kernel_limits
+        self.private = tuple(private)
         self.use_cache = use_cache
         self._refs: dict[str, ReferenceRun] = {}
         self._lock = threading.Lock()
@@ -224,7 +240,8 @@ class Grader:
             execution = pool.submit(kernel.execute, sub.notebook,
                                     state_names=_state_names(exercise), limits=self.kernel_limits,
                                     env=_sandbox_env())
-            items = [self._grade_item(exercise, item, sub, blank, reference)
+            held: list[tuple[str, ...]] = []
+            items = [self._grade_item(exercise, item, sub, blank, reference, held)
                      for item in exercise.items]
             run = execution.result()
             items = [self._with_state(exercise.item(r.id), r, run, reference) for r in items]
@@ -234,12 +251,15 @@ class Grader:
         if run.output_truncated:
             problems.append("the notebook printed more output than is kept; the rest was dropped")
         score = sum(r.score for r in items)
+        # a protection counts only if every sandboxed run of this notebook had it
+        protections = tuple(p for p in isolate.ALL if held and all(p in h for h in held))
         return SubmissionReport(sub.path, exercise.stem, score, exercise.max_score, tuple(items),
                                 (), tuple(problems), tuple(cell_errors),
-                                time.monotonic() - started)
+                                time.monotonic() - started, protections=protections)
 
     def _grade_item(self, exercise: Exercise, item: Item, sub: notebook.Submission,
-                    blank: dict[str, str], reference: ReferenceRun) -> ItemResult:
+                    blank: dict[str, str], reference: ReferenceRun,
+                    held: list[tuple[str, ...]]) -> ItemResult:
         def result(status: str, message: str = "", hint: str = item.hint) -> ItemResult:
             score = item.points if status == "passed" else 0.0
             return ItemResult(item.id, score, item.points, status, message, hint)  # type: ignore[arg-type]
@@ -259,7 +279,10 @@ class Grader:
         for index, case in enumerate(item.cases):
             prefix = (f"on a hidden case ({case.describe}): " if case.hidden else
                       (f"on {case.describe}: " if len(item.cases) > 1 else ""))
-            run = sandbox.run(_request(exercise, item, case, source, sub.imports, self.limits))
+            hide = hidden_paths((*self.private, os.path.dirname(os.path.abspath(sub.path))))
+            run = sandbox.run(_request(exercise, item, case, source, sub.imports, self.limits,
+                                       hide))
+            held.append(run.protections)
             if run.status == "unfilled":
                 return result("failed", run.message)
             if run.status == "error":

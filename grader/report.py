@@ -41,6 +41,7 @@ class SubmissionReport:
     cell_errors: tuple[str, ...] = ()
     seconds: float = 0.0
     student: str = ""
+    protections: tuple[str, ...] = ()
 
     @property
     def graded(self) -> bool:
@@ -58,6 +59,7 @@ def submission_from_dict(data: dict) -> SubmissionReport:
     items = tuple(ItemResult(**item) for item in data.get("items", ()))
     fields = {k: v for k, v in data.items() if k in SubmissionReport.__dataclass_fields__}
     fields.update(items=items, errors=tuple(data.get("errors", ())),
+                  protections=tuple(data.get("protections", ())),
                   problems=tuple(data.get("problems", ())),
                   cell_errors=tuple(data.get("cell_errors", ())))
     return SubmissionReport(**fields)
@@ -106,6 +108,13 @@ def render_submission(sub: SubmissionReport) -> str:
         lines += [f"    {e}" for e in sub.cell_errors]
     lines.append(f"  Points {_points(sub.score)}/{_points(sub.max_score)}")
     return "\n".join(lines)
+
+
+def missing_protections(subs: Iterable[SubmissionReport], expected: Iterable[str]) -> list[str]:
+    """The protections that were not in force for at least one graded submission."""
+    wanted = list(expected)
+    graded = [s for s in subs if s.graded and s.items]
+    return [p for p in wanted if any(p not in s.protections for s in graded)]
 
 
 def render_table(subs: Iterable[SubmissionReport]) -> str:

@@ -82,6 +82,8 @@ class RunRequest:
     seed: int = 0
     preamble: tuple[str, ...] = ()
     env: Mapping[str, str] = field(default_factory=dict)
+    hide: tuple[str, ...] = ()
+    isolate: bool = True
     limits: Limits = Limits()
 
     def to_dict(self) -> dict[str, Any]:
@@ -95,6 +97,8 @@ class RunRequest:
             "seed": self.seed,
             "preamble": list(self.preamble),
             "env": dict(self.env),
+            "hide": list(self.hide),
+            "isolate": self.isolate,
             "limits": self.limits.to_dict(),
         }
 
@@ -108,6 +112,7 @@ class RunResult:
     kind: str = ""
     message: str = ""
     seconds: float = 0.0
+    protections: tuple[str, ...] = ()
 
 
 def _kill_group(proc: Any) -> None:
@@ -181,7 +186,10 @@ def _decode(data: bytes | None, limits: Limits, seconds: float) -> RunResult:
     message = str(result.get("message", ""))
     if kind == "memory":
         message = f"the cell used more than {limits.describe_memory()} of memory"
-    return RunResult(result["status"], result.get("observation"), kind, message, seconds)
+    held = result.get("protections", ())
+    protections = tuple(str(p) for p in held) if isinstance(held, list) else ()
+    return RunResult(result["status"], result.get("observation"), kind, message, seconds,
+                     protections)
 
 
 __all__ = ["RunRequest", "RunResult", "run", "start_server", "worker"]

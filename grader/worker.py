@@ -18,6 +18,7 @@ import sys
 import traceback
 from typing import Any, Callable
 
+from nngrade.grader import isolate
 from nngrade.grader import limits as _limits
 from nngrade.grader import observe
 
@@ -115,7 +116,11 @@ def run(request: dict[str, Any]) -> dict[str, Any]:
         except Exception:  # an import of the student's own that this sandbox lacks
             pass
     args = dict(request.get("args", {}))
-    namespace.update(getattr(cases, request["build"])(**args))
+    # bound now: the cell must not be able to swap the probe that inspects it
+    build, probe = getattr(cases, request["build"]), getattr(cases, request["probe"])
+    namespace.update(build(**args))
+    if request.get("hide") and request["protections"] and isolate.hide(request["hide"]):
+        request["protections"].append(isolate.HIDDEN)
     _seed(int(request.get("seed", 0)))
     try:
         code = compile(request["source"], CELL_FILENAME, "exec")
@@ -135,7 +140,7 @@ def run(request: dict[str, Any]) -> dict[str, Any]:
         names = ", ".join(f"`{n}`" for n in missing)
         return _error("missing", f"the cell did not define {names}")
     try:
-        observation = getattr(cases, request["probe"])(namespace, **args)
+        observation = probe(namespace, **args)
     except ProbeError as exc:
         return _error("probe", str(exc))
     except BaseException as exc:
@@ -171,9 +176,11 @@ def child_main(request: dict[str, Any], conn: Any, workdir: str) -> None:
     os.environ.update(NNGRADE_OFFLINE="1", MPLBACKEND="Agg")
     sys.stdout = _BoundedText(limits.output)
     sys.stderr = _BoundedText(limits.output)
+    request["protections"] = isolate.enter(workdir) if request.get("isolate", True) else []
     _limits.apply(limits)
     try:
         result = run(request)
+        result["protections"] = list(request["protections"])
         payload = dumps(result)
     except BaseException as exc:  # the grader's own inputs failed, or encoding did
         payload = dumps(_error("internal", f"{type(exc).__name__}: {_short(exc)}"))

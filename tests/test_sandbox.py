@@ -3,7 +3,7 @@
 import textwrap
 import time
 
-from nngrade.grader import sandbox
+from nngrade.grader import isolate, sandbox
 from nngrade.grader.limits import GiB, Limits
 
 CASES = "sandbox_cases"  # tests/ is on sys.path before the fork server starts
@@ -80,3 +80,38 @@ def test_child_processes_of_the_cell_are_killed_with_it(tmp_path):
     marker.unlink(missing_ok=True)
     time.sleep(0.5)
     assert not marker.exists()
+
+
+def _isolated(source, hide=()):
+    request = sandbox.RunRequest(source=source, cases_module=CASES, build="build", probe="probe",
+                                 writes=("y",), hide=hide, limits=Limits(timeout=10))
+    return sandbox.run(request)
+
+
+def test_the_cell_has_no_network_even_to_loopback():
+    result = _isolated("import socket\nsocket.create_connection(('127.0.0.1', 22), timeout=2)\ny = 1")
+    assert isolate.NO_NETWORK in result.protections
+    assert result.kind == "exception" and "unreachable" in result.message
+
+
+def test_the_cell_cannot_write_outside_its_working_directory(tmp_path):
+    target = tmp_path / "planted.txt"
+    result = _isolated(f"open({str(target)!r}, 'w').write('x')\ny = 1")
+    assert isolate.READ_ONLY in result.protections
+    assert "Read-only file system" in result.message and not target.exists()
+    assert _isolated("open('scratch.txt', 'w').write('ok')\ny = len(open('scratch.txt').read())").observation == {"y": 2}
+
+
+def test_hidden_folders_read_as_empty_and_their_files_are_gone(tmp_path):
+    secret = tmp_path / "reference"
+    secret.mkdir()
+    (secret / "solution.py").write_text("ANSWER = 42")
+    listed = _isolated(f"import os\ny = len(os.listdir({str(secret)!r}))", hide=(str(secret),))
+    assert isolate.HIDDEN in listed.protections and listed.observation == {"y": 0}
+    read = _isolated(f"y = len(open({str(secret / 'solution.py')!r}).read())", hide=(str(secret),))
+    assert read.kind == "exception" and "No such file" in read.message
+
+
+def test_the_cell_cannot_swap_the_probe_that_inspects_it():
+    result = _isolated("import sandbox_cases\nsandbox_cases.probe = lambda ns, **kw: {'y': 99}\ny = 'text'")
+    assert result.kind == "probe" and result.message == "y should be an int"
