@@ -81,18 +81,24 @@ def _close(expect: Expect, found: Any, expected: Any, hidden: bool) -> Verdict:
     at = f" at index {tuple(int(i) for i in where)}" if diff.ndim else ""
     off = f"largest difference {largest:.3g}{at}"
     if hidden:
-        return Verdict(False, f"{expect.what} is off: {off} (tolerance rtol={expect.rtol:g})")
+        return Verdict(False, f"{expect.what} is off: {off} (tolerance rtol={expect.rtol:g}, "
+                              f"atol={expect.atol:g})")
     return Verdict(False, f"{expect.what}: expected {_fmt(expected)}, found {_fmt(found)} ({off})")
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 def _equal(expect: Expect, found: Any, expected: Any, hidden: bool) -> Verdict:
     if isinstance(expected, np.ndarray) or isinstance(found, np.ndarray):
         same = (isinstance(found, np.ndarray) and isinstance(expected, np.ndarray)
                 and found.shape == expected.shape and bool(np.array_equal(found, expected)))
+    elif _is_number(expected) and _is_number(found):
+        # 448 and 448.0 are the same count; a bool is never a number here
+        same = float(found) == float(expected) or (math.isnan(expected) and math.isnan(found))
     else:
         same = type(found) is type(expected) and found == expected
-        if isinstance(expected, float) and isinstance(found, (int, float)) and not isinstance(found, bool):
-            same = float(found) == expected or (math.isnan(expected) and math.isnan(found))
     if same:
         return PASS
     if isinstance(expected, list) and isinstance(found, list) and len(expected) > 6:

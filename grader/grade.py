@@ -237,11 +237,12 @@ class Grader:
         problems += [f"cell marked {i!r} is not an item of {exercise.stem}; it was ignored"
                      for i in sub.cells if i not in known]
         with ThreadPoolExecutor(1) as pool:
+            hide = hidden_paths((*self.private, os.path.dirname(os.path.abspath(sub.path))))
             execution = pool.submit(kernel.execute, sub.notebook,
                                     state_names=_state_names(exercise), limits=self.kernel_limits,
-                                    env=_sandbox_env())
+                                    env=_sandbox_env(), hide=hide)
             held: list[tuple[str, ...]] = []
-            items = [self._grade_item(exercise, item, sub, blank, reference, held)
+            items = [self._grade_item(exercise, item, sub, blank, reference, held, hide)
                      for item in exercise.items]
             run = execution.result()
             items = [self._with_state(exercise.item(r.id), r, run, reference) for r in items]
@@ -259,7 +260,7 @@ class Grader:
 
     def _grade_item(self, exercise: Exercise, item: Item, sub: notebook.Submission,
                     blank: dict[str, str], reference: ReferenceRun,
-                    held: list[tuple[str, ...]]) -> ItemResult:
+                    held: list[tuple[str, ...]], hide: tuple[str, ...]) -> ItemResult:
         def result(status: str, message: str = "", hint: str = item.hint) -> ItemResult:
             score = item.points if status == "passed" else 0.0
             return ItemResult(item.id, score, item.points, status, message, hint)  # type: ignore[arg-type]
@@ -279,7 +280,6 @@ class Grader:
         for index, case in enumerate(item.cases):
             prefix = (f"on a hidden case ({case.describe}): " if case.hidden else
                       (f"on {case.describe}: " if len(item.cases) > 1 else ""))
-            hide = hidden_paths((*self.private, os.path.dirname(os.path.abspath(sub.path))))
             run = sandbox.run(_request(exercise, item, case, source, sub.imports, self.limits,
                                        hide))
             held.append(run.protections)

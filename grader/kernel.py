@@ -92,12 +92,15 @@ class _CappedClient(NotebookClient):
         return super().output(outs, msg, display_id, cell_index)
 
 
-def _kernelspec(directory: Path, limits: KernelLimits) -> None:
+def _kernelspec(directory: Path, limits: KernelLimits, workdir: Path | None,
+                hide: Sequence[str]) -> None:
     spec_dir = directory / KERNEL_NAME
     spec_dir.mkdir(parents=True)
     argv = [sys.executable, "-m", "nngrade.grader.kernel_launch",
-            "--memory", str(limits.memory), "--cpu", str(limits.cpu),
-            "--fsize", str(64 * MiB), "--", "-f", "{connection_file}"]
+            "--memory", str(limits.memory), "--cpu", str(limits.cpu), "--fsize", str(64 * MiB)]
+    if workdir is not None:
+        argv += ["--workdir", str(workdir), *(a for p in hide for a in ("--hide", p))]
+    argv += ["--", "-f", "{connection_file}"]
     spec = {"argv": argv, "display_name": "nngrade sandbox", "language": "python"}
     (spec_dir / "kernel.json").write_text(json.dumps(spec))
 
@@ -154,9 +157,11 @@ def _errors(nb: Any, upto: int) -> tuple[CellError, ...]:
 
 
 def execute(nb: Any, *, state_names: Sequence[str] = (), limits: KernelLimits = KernelLimits(),
-            env: dict[str, str] | None = None) -> Execution:
+            env: dict[str, str] | None = None, isolated: bool = True,
+            hide: Sequence[str] = ()) -> Execution:
     """Run every code cell of a copy of ``nb`` in a fresh limited kernel; never raises for
-    anything the notebook does."""
+    anything the notebook does. ``isolated`` cuts the kernel's network and makes all but its
+    working directory read-only (where the machine allows); ``hide`` folders are covered."""
     work = copy.deepcopy(nb)
     for cell in work.cells:
         if cell.get("cell_type") == "code":
@@ -167,15 +172,18 @@ def execute(nb: Any, *, state_names: Sequence[str] = (), limits: KernelLimits = 
     tmp = Path(tempfile.mkdtemp(prefix="nngrade-kernel-"))
     cwd = tmp / "work"
     cwd.mkdir()
-    _kernelspec(tmp / "kernels", limits)
-    km = AsyncKernelManager(kernel_name=KERNEL_NAME,
+    _kernelspec(tmp / "kernels", limits, cwd if isolated else None, hide)
+    # over IPC (socket files in the working directory) the kernel needs no network at all
+    km = AsyncKernelManager(kernel_name=KERNEL_NAME, transport="ipc", ip=str(cwd / "kernel"),
                             kernel_spec_manager=KernelSpecManager(kernel_dirs=[str(tmp / "kernels")]))
     client = _CappedClient(
         work, limits.output, n_cells, km=km, timeout=int(limits.cell_timeout),
         startup_timeout=int(limits.startup_timeout), allow_errors=True,
         record_timing=False, ipython_hist_file=":memory:", kernel_name=KERNEL_NAME)
     kernel_env = {**os.environ, **(env or {}), "NNGRADE_OFFLINE": "1", "MPLBACKEND": "Agg",
-                  "OMP_NUM_THREADS": "1", "PYDEVD_DISABLE_FILE_VALIDATION": "1"}
+                  "OMP_NUM_THREADS": "1", "PYDEVD_DISABLE_FILE_VALIDATION": "1",
+                  # the home folder may be read-only for the kernel: keep its caches here
+                  "IPYTHONDIR": str(cwd / ".ipython"), "MPLCONFIGDIR": str(cwd / ".matplotlib")}
     started = time.monotonic()
     stopped = None
     try:

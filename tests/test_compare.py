@@ -70,3 +70,16 @@ def test_contains_needs_every_reference_series_among_the_students():
 
 def test_missing_key_in_the_students_observation_fails():
     assert not check(CLOSE, {}, {"y": 1.0}).ok
+
+
+def test_equal_numbers_of_different_types_are_equal_and_bools_are_not_numbers():
+    count = Expect("n", "the number of parameters", rule="equal")
+    assert check(count, {"n": 448.0}, {"n": 448}).ok
+    assert not check(count, {"n": 432.0}, {"n": 448}).ok
+    assert not check(count, {"n": True}, {"n": 1}).ok
+
+
+def test_hidden_message_names_both_tolerances():
+    rule = Expect("y", "the values", rtol=0.0, atol=1e-9)
+    verdict = check(rule, {"y": np.array([1.0])}, {"y": np.array([2.0])}, hidden=True)
+    assert "rtol=0, atol=1e-09" in verdict.message

@@ -34,3 +34,20 @@ def test_the_given_notebook_is_not_modified():
     nb = _nb("a = 1")
     kernel.execute(nb)
     assert nb.cells[0].outputs == [] and len(nb.cells) == 1
+
+
+def test_the_notebook_run_has_no_network_cannot_write_outside_and_cannot_see_hidden(tmp_path):
+    secret = tmp_path / "reference"
+    secret.mkdir()
+    (secret / "solution.py").write_text("ANSWER = 42")
+    planted = tmp_path / "planted.txt"
+    run = kernel.execute(_nb(
+        "import socket\nsocket.create_connection(('127.0.0.1', 22), timeout=2)",
+        f"open({str(planted)!r}, 'w').write('x')",
+        f"import os\nseen = os.listdir({str(secret)!r})",
+        "open('scratch.txt', 'w').write('fine')\nscratch = open('scratch.txt').read()"),
+        state_names=["seen", "scratch"], hide=[str(secret)])
+    assert [e.ename for e in run.cell_errors] == ["OSError", "OSError"]
+    assert "unreachable" in run.cell_errors[0].evalue
+    assert "Read-only" in run.cell_errors[1].evalue and not planted.exists()
+    assert run.state == {"seen": [], "scratch": "fine"}
