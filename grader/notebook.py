@@ -36,6 +36,9 @@ class Submission:
 
 
 def _decode(path: Path) -> str:
+    if path.is_symlink():
+        # a link could point at another student's notebook or at any file of the machine
+        raise SubmissionError("the file is a symbolic link; submit the notebook file itself")
     try:
         size = path.stat().st_size
     except OSError as exc:

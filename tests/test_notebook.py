@@ -88,3 +88,11 @@ def test_schema_violation_is_noted_but_still_graded(tmp_path):
     sub = notebook.read(path)
     assert sub.cells == {"x.y": "a = 1"}
     assert any("schema" in p for p in sub.problems)
+
+
+def test_a_symlink_is_refused_rather_than_followed(tmp_path):
+    real = _write(tmp_path, [_item("a = 1", "x.y")], name="other_student.ipynb")
+    link = tmp_path / "mine.ipynb"
+    link.symlink_to(real)
+    with pytest.raises(SubmissionError, match="symbolic link"):
+        notebook.read(link)
