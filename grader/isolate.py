@@ -60,8 +60,12 @@ def _mount(libc: ctypes.CDLL, source: str | None, target: str, fstype: str | Non
                       enc(data)) == 0
 
 
-def enter(workdir: str) -> list[str]:
-    """Cut the network and make everything but ``workdir`` read-only; returns what held."""
+def enter(workdir: str, scratch_bytes: int | None = None) -> list[str]:
+    """Cut the network and make everything but ``workdir`` read-only; returns what held.
+
+    With ``scratch_bytes``, ``workdir`` becomes a private memory file system of that size, so
+    a cell cannot fill the disk; without, it stays the shared folder (the kernel's IPC
+    sockets live there and the grader must see them)."""
     libc = _libc()
     if libc is None or not _enter(libc):
         return []
@@ -69,8 +73,12 @@ def enter(workdir: str) -> list[str]:
     if not _mount(libc, None, "/", None, MS_REC | MS_PRIVATE):
         return held
     # the working directory becomes a mount of its own, so it stays writable below
-    if (_mount(libc, workdir, workdir, None, MS_BIND | MS_REC)
-            and _mount(libc, None, "/", None, MS_BIND | MS_REMOUNT | MS_RDONLY)):
+    if scratch_bytes:
+        own = _mount(libc, "tmpfs", workdir, "tmpfs", MS_NOSUID | MS_NODEV,
+                     f"size={scratch_bytes},mode=700")
+    else:
+        own = _mount(libc, workdir, workdir, None, MS_BIND | MS_REC)
+    if own and _mount(libc, None, "/", None, MS_BIND | MS_REMOUNT | MS_RDONLY):
         held.append(READ_ONLY)
     os.chdir(workdir)  # the old working directory still points below the read-only mount
     return held

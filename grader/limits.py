@@ -26,6 +26,7 @@ class Limits:
     output: int = 4 * MiB
     result: int = 64 * MiB
     open_files: int = 1024
+    scratch: int = 64 * MiB  # the private working directory's size (a memory file system)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain data, to cross a process boundary."""

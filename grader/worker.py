@@ -176,7 +176,8 @@ def child_main(request: dict[str, Any], conn: Any, workdir: str) -> None:
     os.environ.update(NNGRADE_OFFLINE="1", MPLBACKEND="Agg")
     sys.stdout = _BoundedText(limits.output)
     sys.stderr = _BoundedText(limits.output)
-    request["protections"] = isolate.enter(workdir) if request.get("isolate", True) else []
+    request["protections"] = (isolate.enter(workdir, scratch_bytes=limits.scratch)
+                              if request.get("isolate", True) else [])
     _limits.apply(limits)
     try:
         result = run(request)

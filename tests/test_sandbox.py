@@ -115,3 +115,35 @@ def test_hidden_folders_read_as_empty_and_their_files_are_gone(tmp_path):
 def test_the_cell_cannot_swap_the_probe_that_inspects_it():
     result = _isolated("import sandbox_cases\nsandbox_cases.probe = lambda ns, **kw: {'y': 99}\ny = 'text'")
     assert result.kind == "probe" and result.message == "y should be an int"
+
+
+def test_filling_the_disk_stops_at_the_private_scratch_space():
+    result = _isolated("i = 0\nwhile True:\n    open(f'f{i}', 'wb').write(b'x' * 1_000_000)\n    i += 1")
+    assert result.kind == "exception" and "No space left" in result.message
+
+
+def test_a_thread_that_never_ends_does_not_hold_the_result():
+    started = time.monotonic()
+    result = _isolated("import threading, time\n"
+                       "threading.Thread(target=lambda: time.sleep(10**6)).start()\ny = 1")
+    assert result.observation == {"y": 1} and time.monotonic() - started < 5
+
+
+def test_many_child_processes_are_all_killed_with_the_cell(tmp_path):
+    source = textwrap.dedent("""
+        import subprocess, sys
+        kids = [subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"])
+                for _ in range(20)]
+        y = 1
+    """)
+    before = _sleepers()
+    assert run(source).status == "ok"
+    time.sleep(1)
+    assert _sleepers() == before
+
+
+def _sleepers():
+    import subprocess
+
+    out = subprocess.run(["pgrep", "-f", "time.sleep\\(600\\)"], capture_output=True, text=True)
+    return set(out.stdout.split())
