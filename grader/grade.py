@@ -1,64 +1,27 @@
 """Grade one notebook: read -> execute and run items -> compare -> report.
 
-``Grader`` holds what a batch shares: the reference observations of each exercise (computed
-once through the same sandbox as students' cells, and cached on disk keyed by the reference's
-fingerprint) and the limits. Student cells run in sandboxed children; the notebook's own run
-goes on in a limited kernel at the same time.
+``Grader`` holds what a batch shares: the reference observations of each exercise (see
+``expected``) and the limits. Student cells run in sandboxed children (``runs``,
+``sandbox``); the notebook's own run goes on in a limited kernel at the same time.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
-from importlib import metadata, resources
 from pathlib import Path
-from typing import Any
 
-import platformdirs
-
-import nngrade
-from nngrade.errors import NngradeError, SetupError, SubmissionError
-from nngrade.grader import compare, isolate, kernel, notebook, observe, sandbox, solution
+from nngrade.errors import NngradeError, SubmissionError
+from nngrade.grader import compare, expected, isolate, kernel, notebook, runs, sandbox, solution
 from nngrade.grader.limits import Limits
 from nngrade.grader.report import ItemResult, SubmissionReport
-from nngrade.grader.spec import Case, Exercise, Item
+from nngrade.grader.spec import Exercise, Item
 from nngrade.reference import load_exercise, exercise_names
 
 _RUN_ERRORS = {"exception", "timeout", "memory", "exit", "crash", "syntax", "too_big", "garbled"}
-
-
-@dataclass(frozen=True)
-class ReferenceRun:
-    """The reference's observations: per (item, case index), and the notebook's final state."""
-
-    cases: dict[tuple[str, int], Any]
-    state: dict[str, Any]
-
-
-def _cache_root() -> Path:
-    root = os.environ.get("NNGRADE_CACHE_DIR") or platformdirs.user_cache_dir("nngrade")
-    return Path(root) / "reference"
-
-
-def fingerprint(exercise: Exercise) -> str:
-    """A hash of everything a reference observation depends on: content and library versions."""
-    digest = hashlib.sha256(nngrade.__version__.encode())
-    package = resources.files(exercise.cases_module.rsplit(".", 1)[0])
-    for name in sorted(p.name for p in package.iterdir() if p.name.endswith(".py")):
-        digest.update(name.encode() + package.joinpath(name).read_bytes())
-    notebook_file = resources.files("nngrade.exercises").joinpath(f"{exercise.stem}.ipynb")
-    digest.update(notebook_file.read_bytes())
-    for dist in ("torch", "numpy", "scikit-learn", "pandas", "matplotlib"):
-        try:
-            digest.update(f"{dist}={metadata.version(dist)}".encode())
-        except metadata.PackageNotFoundError:
-            pass
-    return digest.hexdigest()[:20]
 
 
 def _ensure_data(exercise: Exercise) -> None:
@@ -67,43 +30,6 @@ def _ensure_data(exercise: Exercise) -> None:
 
     for name in exercise.data:
         data_path(name)  # raises DatasetError (a SetupError) with where to put the file
-
-
-def _state_names(exercise: Exercise) -> list[str]:
-    return sorted({e.key for item in exercise.items for e in item.state})
-
-
-def _sandbox_env() -> dict[str, str]:
-    """The variables a sandbox needs from the grader's environment, paths made absolute
-    (sandboxes run in private working directories)."""
-    env = {}
-    for name in ("NNGRADE_DATA_DIR", "NNGRADE_CACHE_DIR"):
-        if os.environ.get(name):
-            env[name] = os.path.abspath(os.environ[name])
-    return env
-
-
-def hidden_paths(extra: tuple[str, ...] = ()) -> tuple[str, ...]:
-    """Folders student code must not read: the reference, nngrade's caches, and ``extra``
-    (submission folders, the output folder)."""
-    import nngrade.reference
-
-    folders = [os.path.dirname(os.path.abspath(nngrade.reference.__file__)), str(_cache_root())]
-    unique = list(dict.fromkeys(os.path.abspath(p) for p in (*folders, *extra)))
-    # a folder inside another hidden folder is hidden with it
-    return tuple(p for p in unique
-                 if not any(p != q and p.startswith(q.rstrip(os.sep) + os.sep) for q in unique))
-
-
-def _request(exercise: Exercise, item: Item, case: Case, source: str,
-             imports: tuple[str, ...], limits: Limits,
-             hide: tuple[str, ...] = ()) -> sandbox.RunRequest:
-    return sandbox.RunRequest(
-        source=source, cases_module=exercise.cases_module, build=case.build, probe=case.probe,
-        writes=item.writes, args=case.args, seed=case.seed,
-        preamble=(exercise.preamble, *imports), env=_sandbox_env(), hide=hide,
-        limits=Limits(timeout=min(item.timeout, limits.timeout), memory=limits.memory,
-                      output=limits.output, result=limits.result))
 
 
 def _guess_exercise(sub: notebook.Submission) -> str | None:
@@ -133,7 +59,7 @@ class Grader:
         self.kernel_limits = kernel_limits
         self.private = tuple(private)
         self.use_cache = use_cache
-        self._refs: dict[str, ReferenceRun] = {}
+        self._refs: dict[str, expected.ReferenceRun] = {}
         self._lock = threading.Lock()
 
     def version_of(self, notebook_bytes: bytes) -> str:
@@ -141,67 +67,20 @@ class Grader:
         part of a stored grade's key, so a changed reference re-grades."""
         try:
             meta = json.loads(notebook_bytes).get("metadata", {}).get("nngrade", {})
-            return fingerprint(load_exercise(str(meta.get("exercise"))))
+            return expected.fingerprint(load_exercise(str(meta.get("exercise"))))
         except (ValueError, AttributeError, NngradeError, RecursionError):
             return ""
 
     # --- the reference --------------------------------------------------------------------
 
-    def reference(self, exercise: Exercise) -> ReferenceRun:
+    def reference(self, exercise: Exercise) -> expected.ReferenceRun:
         """The reference's observations for an exercise, computed once and cached."""
         with self._lock:
             if exercise.stem not in self._refs:
                 _ensure_data(exercise)
-                self._refs[exercise.stem] = self._load_or_compute(exercise)
+                self._refs[exercise.stem] = expected.load_or_compute(
+                    exercise, self.limits, self.kernel_limits, self.use_cache)
             return self._refs[exercise.stem]
-
-    def _load_or_compute(self, exercise: Exercise) -> ReferenceRun:
-        path = _cache_root() / f"{exercise.stem}-{fingerprint(exercise)}.json"
-        if self.use_cache and path.is_file():
-            try:
-                data = observe.loads(path.read_bytes())
-                cases = {(k.split("#")[0], int(k.split("#")[1])): v for k, v in data["cases"].items()}
-                return ReferenceRun(cases, data["state"])
-            except (observe.ObservationError, KeyError, ValueError, IndexError):
-                pass  # a damaged cache entry is recomputed
-        run = self._compute(exercise)
-        if self.use_cache:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            plain = {"cases": {f"{k[0]}#{k[1]}": v for k, v in run.cases.items()},
-                     "state": run.state}
-            tmp = path.with_suffix(f".{os.getpid()}.tmp")
-            tmp.write_bytes(observe.dumps(plain))
-            os.replace(tmp, path)
-        return run
-
-    def _compute(self, exercise: Exercise) -> ReferenceRun:
-        names = _state_names(exercise)
-        with ThreadPoolExecutor(1) as pool:
-            execution = pool.submit(kernel.execute, solution.filled_notebook(exercise),
-                                    state_names=names, limits=self.kernel_limits,
-                                    env=_sandbox_env()) if names else None
-            cases: dict[tuple[str, int], Any] = {}
-            for item in exercise.items:
-                for index, case in enumerate(item.cases):
-                    source = exercise.solution[item.id]
-                    # the reference always gets its items' own time limits
-                    result = sandbox.run(_request(exercise, item, case, source, (), Limits(
-                        timeout=item.timeout, memory=self.limits.memory)))
-                    if result.status != "ok":
-                        raise SetupError(f"the reference of {item.id} failed on "
-                                         f"{case.describe}: {result.message}")
-                    cases[(item.id, index)] = result.observation
-            state: dict[str, Any] = {}
-            if execution is not None:
-                done = execution.result()
-                if done.stopped or done.cell_errors:
-                    problem = done.stopped or done.cell_errors[0].describe()
-                    raise SetupError(f"the reference notebook of {exercise.stem} failed: {problem}")
-                missing = [n for n in names if n not in done.state]
-                if missing:
-                    raise SetupError(f"the reference notebook left no {missing}")
-                state = done.state
-        return ReferenceRun(cases, state)
 
     # --- one submission -------------------------------------------------------------------
 
@@ -237,10 +116,10 @@ class Grader:
         problems += [f"cell marked {i!r} is not an item of {exercise.stem}; it was ignored"
                      for i in sub.cells if i not in known]
         with ThreadPoolExecutor(1) as pool:
-            hide = hidden_paths((*self.private, os.path.dirname(os.path.abspath(sub.path))))
+            hide = runs.hidden_paths((*self.private, os.path.dirname(os.path.abspath(sub.path))))
             execution = pool.submit(kernel.execute, sub.notebook,
-                                    state_names=_state_names(exercise), limits=self.kernel_limits,
-                                    env=_sandbox_env(), hide=hide)
+                                    state_names=runs.state_names(exercise), limits=self.kernel_limits,
+                                    env=runs.sandbox_env(), hide=hide)
             held: list[tuple[str, ...]] = []
             items = [self._grade_item(exercise, item, sub, blank, reference, held, hide)
                      for item in exercise.items]
@@ -259,7 +138,7 @@ class Grader:
                                 time.monotonic() - started, protections=protections)
 
     def _grade_item(self, exercise: Exercise, item: Item, sub: notebook.Submission,
-                    blank: dict[str, str], reference: ReferenceRun,
+                    blank: dict[str, str], reference: expected.ReferenceRun,
                     held: list[tuple[str, ...]], hide: tuple[str, ...]) -> ItemResult:
         def result(status: str, message: str = "", hint: str = item.hint) -> ItemResult:
             score = item.points if status == "passed" else 0.0
@@ -280,7 +159,7 @@ class Grader:
         for index, case in enumerate(item.cases):
             prefix = (f"on a hidden case ({case.describe}): " if case.hidden else
                       (f"on {case.describe}: " if len(item.cases) > 1 else ""))
-            run = sandbox.run(_request(exercise, item, case, source, sub.imports, self.limits,
+            run = sandbox.run(runs.request(exercise, item, case, source, sub.imports, self.limits,
                                        hide))
             held.append(run.protections)
             if run.status == "unfilled":
@@ -296,7 +175,7 @@ class Grader:
         return result("passed")
 
     def _with_state(self, item: Item, res: ItemResult, run: kernel.Execution,
-                    reference: ReferenceRun) -> ItemResult:
+                    reference: expected.ReferenceRun) -> ItemResult:
         if res.status != "passed" or not item.state:
             return res
         for expect in item.state:

@@ -28,7 +28,7 @@ class ObservationError(ValueError):
 def _array_to_plain(arr: np.ndarray) -> dict[str, Any]:
     if arr.dtype.kind not in _NUMERIC_KINDS:
         raise TypeError(f"cannot send an array of dtype {arr.dtype}")
-    arr = np.ascontiguousarray(arr)
+    arr = np.ascontiguousarray(arr).reshape(arr.shape)  # ascontiguousarray makes 0-d into 1-d
     return {
         _ARRAY: {
             "dtype": arr.dtype.str,

@@ -193,13 +193,13 @@ def test_each_almost_right_answer_loses_its_item_with_a_reason(grader, tmp_path,
 
 
 def test_a_relative_data_dir_still_reaches_the_sandboxes(monkeypatch):
-    from nngrade.grader import grade, sandbox
+    from nngrade.grader import runs, sandbox
 
     data = Path(os.environ["NNGRADE_DATA_DIR"]).resolve()
     monkeypatch.chdir(data.parent)
     monkeypatch.setenv("NNGRADE_DATA_DIR", data.name)
     item = EXERCISE.item("insurance.filter")
-    request = grade._request(EXERCISE, item, item.cases[0], EXERCISE.solution[item.id], (),
+    request = runs.request(EXERCISE, item, item.cases[0], EXERCISE.solution[item.id], (),
                              grader_limits())
     assert request.env["NNGRADE_DATA_DIR"] == str(data)
     result = sandbox.run(request)

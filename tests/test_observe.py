@@ -45,3 +45,8 @@ def test_array_whose_bytes_do_not_match_its_shape_is_refused():
 def test_garbage_bytes_are_an_observation_error():
     with pytest.raises(observe.ObservationError):
         observe.loads(b"\xff\xfe not json")
+
+
+def test_zero_dimensional_arrays_keep_their_shape():
+    back = observe.loads(observe.dumps({"s": np.array(2.5), "t": torch.tensor(3.0)}))
+    assert back["s"].shape == () and back["t"].shape == ()

@@ -1,0 +1,97 @@
+"""The reference's observations of an exercise: computed through the same sandbox and kernel
+as a student's notebook, once per batch, and cached on disk under a fingerprint of everything
+they depend on (the reference package, the notebook, the engine, library versions)."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from importlib import metadata, resources
+from typing import Any
+
+import nngrade
+from nngrade.errors import SetupError
+from nngrade.grader import kernel, observe, runs, sandbox, solution
+from nngrade.grader.limits import Limits
+from nngrade.grader.spec import Exercise
+
+
+@dataclass(frozen=True)
+class ReferenceRun:
+    """The reference's observations: per (item, case index), and the notebook's final state."""
+
+    cases: dict[tuple[str, int], Any]
+    state: dict[str, Any]
+
+
+def fingerprint(exercise: Exercise) -> str:
+    """A hash of everything a reference observation depends on: content, engine, versions."""
+    digest = hashlib.sha256(nngrade.__version__.encode())
+    for package_name in (exercise.cases_module.rsplit(".", 1)[0], "nngrade.grader"):
+        package = resources.files(package_name)
+        for name in sorted(p.name for p in package.iterdir() if p.name.endswith(".py")):
+            digest.update(name.encode() + package.joinpath(name).read_bytes())
+    notebook_file = resources.files("nngrade.exercises").joinpath(f"{exercise.stem}.ipynb")
+    digest.update(notebook_file.read_bytes())
+    for dist in ("torch", "numpy", "scikit-learn", "scipy", "pandas", "matplotlib"):
+        try:
+            digest.update(f"{dist}={metadata.version(dist)}".encode())
+        except metadata.PackageNotFoundError:
+            pass
+    return digest.hexdigest()[:20]
+
+
+def load_or_compute(exercise: Exercise, limits: Limits, kernel_limits: kernel.KernelLimits,
+                    use_cache: bool = True) -> ReferenceRun:
+    """The cached observations if their fingerprint matches, else computed (and cached)."""
+    path = runs.cache_root() / f"{exercise.stem}-{fingerprint(exercise)}.json"
+    if use_cache and path.is_file():
+        try:
+            data = observe.loads(path.read_bytes())
+            cases = {(k.split("#")[0], int(k.split("#")[1])): v for k, v in data["cases"].items()}
+            return ReferenceRun(cases, data["state"])
+        except (observe.ObservationError, KeyError, ValueError, IndexError):
+            pass  # a damaged cache entry is recomputed
+    run = compute(exercise, limits, kernel_limits)
+    if use_cache:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        plain = {"cases": {f"{k[0]}#{k[1]}": v for k, v in run.cases.items()},
+                 "state": run.state}
+        tmp = path.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_bytes(observe.dumps(plain))
+        os.replace(tmp, path)
+    return run
+
+
+def compute(exercise: Exercise, limits: Limits, kernel_limits: kernel.KernelLimits) -> ReferenceRun:
+    """Run every reference cell on every case, and the reference notebook; a failure of the
+    reference is the package's problem (SetupError), never a student's."""
+    names = runs.state_names(exercise)
+    with ThreadPoolExecutor(1) as pool:
+        execution = pool.submit(kernel.execute, solution.filled_notebook(exercise),
+                                state_names=names, limits=kernel_limits,
+                                env=runs.sandbox_env()) if names else None
+        cases: dict[tuple[str, int], Any] = {}
+        for item in exercise.items:
+            for index, case in enumerate(item.cases):
+                # the reference always gets its items' own time limits
+                request = runs.request(exercise, item, case, exercise.solution[item.id], (),
+                                       Limits(timeout=item.timeout, memory=limits.memory))
+                result = sandbox.run(request)
+                if result.status != "ok":
+                    raise SetupError(f"the reference of {item.id} failed on "
+                                     f"{case.describe}: {result.message}")
+                cases[(item.id, index)] = result.observation
+        state: dict[str, Any] = {}
+        if execution is not None:
+            done = execution.result()
+            if done.stopped or done.cell_errors:
+                problem = done.stopped or done.cell_errors[0].describe()
+                raise SetupError(f"the reference notebook of {exercise.stem} failed: {problem}")
+            missing = [n for n in names if n not in done.state]
+            if missing:
+                raise SetupError(f"the reference notebook left no {missing}")
+            state = done.state
+    return ReferenceRun(cases, state)

@@ -1,0 +1,58 @@
+"""How one case of one item becomes a sandbox request: the inputs, the limits, the
+environment and the folders hidden from the cell. Shared by the reference's runs and the
+students' runs, so both go through exactly the same path."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import platformdirs
+
+from nngrade.grader import sandbox
+from nngrade.grader.limits import Limits
+from nngrade.grader.spec import Case, Exercise, Item
+
+
+def cache_root() -> Path:
+    """Where reference observations are cached (NNGRADE_CACHE_DIR, else the user cache)."""
+    root = os.environ.get("NNGRADE_CACHE_DIR") or platformdirs.user_cache_dir("nngrade")
+    return Path(root) / "reference"
+
+
+def state_names(exercise: Exercise) -> list[str]:
+    """The names whose final values the notebook's own run must report."""
+    return sorted({e.key for item in exercise.items for e in item.state})
+
+
+def sandbox_env() -> dict[str, str]:
+    """The variables a sandbox needs from the grader's environment, paths made absolute
+    (sandboxes run in private working directories)."""
+    env = {}
+    for name in ("NNGRADE_DATA_DIR", "NNGRADE_CACHE_DIR"):
+        if os.environ.get(name):
+            env[name] = os.path.abspath(os.environ[name])
+    return env
+
+
+def hidden_paths(extra: tuple[str, ...] = ()) -> tuple[str, ...]:
+    """Folders student code must not read: the reference, nngrade's caches, and ``extra``
+    (submission folders, the output folder)."""
+    import nngrade.reference
+
+    folders = [os.path.dirname(os.path.abspath(nngrade.reference.__file__)), str(cache_root())]
+    unique = list(dict.fromkeys(os.path.abspath(p) for p in (*folders, *extra)))
+    # a folder inside another hidden folder is hidden with it
+    return tuple(p for p in unique
+                 if not any(p != q and p.startswith(q.rstrip(os.sep) + os.sep) for q in unique))
+
+
+def request(exercise: Exercise, item: Item, case: Case, source: str, imports: tuple[str, ...],
+            limits: Limits, hide: tuple[str, ...] = ()) -> sandbox.RunRequest:
+    """The request that runs ``source`` as ``item``'s cell on ``case``."""
+    return sandbox.RunRequest(
+        source=source, cases_module=exercise.cases_module, build=case.build, probe=case.probe,
+        writes=item.writes, args=case.args, seed=case.seed,
+        preamble=(exercise.preamble, *imports), env=sandbox_env(), hide=hide,
+        limits=Limits(timeout=min(item.timeout, limits.timeout), memory=limits.memory,
+                      output=limits.output, result=limits.result, scratch=limits.scratch))
