@@ -63,7 +63,7 @@ def test_blank_notebook_gets_zero_without_crashing(grader, tmp_path):
 def test_examples_are_what_their_generator_writes(tmp_path):
     for written in make_class01.build(tmp_path):
         committed = REPO / "examples" / "class01" / written.relative_to(tmp_path)
-        assert committed.read_text() == written.read_text(), f"rerun examples/make_class01.py"
+        assert committed.read_text() == written.read_text(), "rerun examples/make_class01.py"
 
 
 def test_right_answer_written_differently_gets_full_marks(sample_class):

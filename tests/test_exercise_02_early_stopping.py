@@ -19,32 +19,24 @@ import pytest
 from nbclient import NotebookClient
 
 from nngrade.grader.grade import Grader
-from nngrade.grader.report import ItemResult, SubmissionReport
-from nngrade.grader.solution import blank_notebook, filled_notebook
+from nngrade.grader.report import ItemResult
+from nngrade.grader.solution import blank_notebook
 from nngrade.reference import load_exercise
 from nngrade.reference.early_stopping import cases
 from nngrade.reference.early_stopping.checks import NOTEBOOK
 from nngrade.reference.early_stopping.solution import SOLUTION
+from grading import assert_lost, given_source, grade_answers, items_of
 
 EXERCISE = load_exercise("02_early_stopping")
 # Given cells whose values only the notebook's own run uses: smaller for speed.
 FAST_SETTINGS = {"max_iter = 20000": "max_iter = 300", "n_steps = 3000": "n_steps = 120"}
 
 
-def _given_source(marker: str) -> str:
-    """The source of the notebook's one given (ungraded) code cell that contains ``marker``."""
-    found = [cell.source for cell in blank_notebook(EXERCISE.stem).cells
-             if cell.cell_type == "code" and "nngrade" not in cell.metadata
-             and marker in cell.source]
-    assert len(found) == 1, f"expected one given cell with {marker!r}"
-    return found[0]
-
-
 # --- the notebook and the grader's inputs ----------------------------------------------------
 
 def test_notebook_data_cell_draws_what_the_grader_calls_the_notebook_data() -> None:
     ns: dict[str, Any] = {"np": np}
-    exec(_given_source("default_rng(data_seed)"), ns)
+    exec(given_source(EXERCISE, "default_rng(data_seed)"), ns)
     assert (ns["data_seed"], ns["random_state"]) == (NOTEBOOK["seed"], NOTEBOOK["random_state"])
     assert ns["noise_sigma"] == 0.2
     grader_data = cases.make_data(NOTEBOOK["seed"])
@@ -81,7 +73,7 @@ def test_refit_cell_shows_a_convergence_warning_in_a_real_kernel() -> None:
         "import numpy as np\n"
         "from sklearn.neural_network import MLPRegressor\n"
         "from sklearn.metrics import mean_squared_error\n",
-        _given_source("default_rng(data_seed)"),
+        given_source(EXERCISE, "default_rng(data_seed)"),
         "best_n_iter = 40",
         SOLUTION["early_stopping.refit"],
     )]
@@ -94,7 +86,6 @@ def test_refit_cell_shows_a_convergence_warning_in_a_real_kernel() -> None:
 
 # --- grading sample submissions ---------------------------------------------------------------
 
-@pytest.fixture(scope="module")
 def grader(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Grader]:
     """One grader for the module, with a private reference cache, so the reference runs once."""
     old = os.environ.get("NNGRADE_CACHE_DIR")
@@ -106,27 +97,6 @@ def grader(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Grader]:
             os.environ.pop("NNGRADE_CACHE_DIR", None)
         else:
             os.environ["NNGRADE_CACHE_DIR"] = old
-
-
-def _grade(grader: Grader, folder: Path, answers: dict[str, str]) -> SubmissionReport:
-    nb = filled_notebook(EXERCISE)
-    replaced = set()
-    for cell in nb.cells:
-        item = cell.get("metadata", {}).get("nngrade", {}).get("item")
-        if item in answers:
-            cell.source = answers[item]
-            replaced.add(item)
-        elif cell.cell_type == "code" and cell.source.strip() in FAST_SETTINGS:
-            cell.source = FAST_SETTINGS[cell.source.strip()]
-    assert replaced == set(answers), f"no cell for {set(answers) - replaced}"
-    path = folder / f"{EXERCISE.stem}.ipynb"
-    nbformat.write(nb, str(path))
-    return grader.grade(path)
-
-
-def _items(report: SubmissionReport) -> dict[str, ItemResult]:
-    assert not report.errors, report.errors
-    return {item.id: item for item in report.items}
 
 
 RECIPE = 'hidden_layer_sizes=(20,), activation="tanh", tol=1e-7'
@@ -231,16 +201,18 @@ WRONG_B = {
 
 @pytest.fixture(scope="module")
 def wrong_a(grader: Grader, tmp_path_factory: pytest.TempPathFactory) -> dict[str, ItemResult]:
-    return _items(_grade(grader, tmp_path_factory.mktemp("wrong_a"), WRONG_A))
+    return items_of(grade_answers(
+        grader, EXERCISE, tmp_path_factory.mktemp("wrong_a"), WRONG_A, given=FAST_SETTINGS))
 
 
 @pytest.fixture(scope="module")
 def wrong_b(grader: Grader, tmp_path_factory: pytest.TempPathFactory) -> dict[str, ItemResult]:
-    return _items(_grade(grader, tmp_path_factory.mktemp("wrong_b"), WRONG_B))
+    return items_of(grade_answers(
+        grader, EXERCISE, tmp_path_factory.mktemp("wrong_b"), WRONG_B, given=FAST_SETTINGS))
 
 
 def test_answers_written_differently_get_full_marks(grader: Grader, tmp_path: Path) -> None:
-    report = _grade(grader, tmp_path, CORRECT)
+    report = grade_answers(grader, EXERCISE, tmp_path, CORRECT, given=FAST_SETTINGS)
     lost = {i.id: i.message for i in report.items if i.status not in ("passed", "manual")}
     assert lost == {}
     assert report.score == report.max_score == EXERCISE.max_score
@@ -256,60 +228,54 @@ def test_the_refit_raises_the_convergence_warning_and_it_is_no_grading_error(
             ["ConvergenceWarning"]
 
 
-def _lost(result: ItemResult, *words: str) -> None:
-    assert result.status == "failed" and result.score == 0, (result.status, result.message)
-    text = result.message.lower()
-    assert all(word.lower() in text for word in words), result.message
-
-
 def test_curve_that_starts_a_new_network_every_step_loses_the_item(
         wrong_a: dict[str, ItemResult], wrong_b: dict[str, ItemResult]) -> None:
     # a fresh regressor per step gives the same numbers as partial_fit: only the count tells
-    _lost(wrong_a["early_stopping.curve"], "fresh random weights", "expected 1")
+    assert_lost(wrong_a["early_stopping.curve"], "fresh random weights", "expected 1")
     # fit on one regressor restarts it at every call
-    _lost(wrong_b["early_stopping.curve"], "fresh random weights", "expected 1")
+    assert_lost(wrong_b["early_stopping.curve"], "fresh random weights", "expected 1")
 
 
 def test_best_step_counted_from_zero_loses_the_item(wrong_a: dict[str, ItemResult]) -> None:
-    _lost(wrong_a["early_stopping.best_iter"], "0-based")
+    assert_lost(wrong_a["early_stopping.best_iter"], "0-based")
 
 
 def test_best_step_of_the_highest_error_loses_the_item(wrong_b: dict[str, ItemResult]) -> None:
-    _lost(wrong_b["early_stopping.best_iter"], "best_n_iter")
+    assert_lost(wrong_b["early_stopping.best_iter"], "best_n_iter")
 
 
 def test_noise_floor_given_as_sigma_loses_the_item_naming_the_standard_deviation(
         wrong_a: dict[str, ItemResult]) -> None:
-    _lost(wrong_a["early_stopping.noise_floor"], "standard deviation")
+    assert_lost(wrong_a["early_stopping.noise_floor"], "standard deviation")
 
 
 def test_noise_floor_typed_in_passes_the_visible_case_but_fails_a_hidden_one(
         wrong_b: dict[str, ItemResult]) -> None:
     result = wrong_b["early_stopping.noise_floor"]
-    _lost(result, "hidden case", "noise of another size")
+    assert_lost(result, "hidden case", "noise of another size")
     assert "0.1225" not in result.message  # the hidden expected value is never shown
 
 
 def test_fit_reporting_root_mean_squared_error_loses_the_item(
         wrong_a: dict[str, ItemResult]) -> None:
-    _lost(wrong_a["early_stopping.fit"], "train_mse")
+    assert_lost(wrong_a["early_stopping.fit"], "train_mse")
 
 
 def test_fit_with_max_iter_typed_in_loses_the_item_naming_max_iter(
         wrong_b: dict[str, ItemResult]) -> None:
-    _lost(wrong_b["early_stopping.fit"], "max_iter", "expected 500, found 20000")
+    assert_lost(wrong_b["early_stopping.fit"], "max_iter", "expected 500, found 20000")
 
 
 def test_refit_without_the_random_state_loses_the_item(wrong_a: dict[str, ItemResult]) -> None:
-    _lost(wrong_a["early_stopping.refit"], "random_state")
+    assert_lost(wrong_a["early_stopping.refit"], "random_state")
 
 
 def test_refit_trained_to_the_end_loses_the_item_naming_max_iter(
         wrong_b: dict[str, ItemResult]) -> None:
-    _lost(wrong_b["early_stopping.refit"], "max_iter", "best_n_iter")
+    assert_lost(wrong_b["early_stopping.refit"], "max_iter", "best_n_iter")
 
 
 def test_warning_as_a_string_or_a_wrong_class_loses_the_item(
         wrong_a: dict[str, ItemResult], wrong_b: dict[str, ItemResult]) -> None:
-    _lost(wrong_a["early_stopping.warning"], "class itself")
-    _lost(wrong_b["early_stopping.warning"], "expected sklearn.exceptions.ConvergenceWarning")
+    assert_lost(wrong_a["early_stopping.warning"], "class itself")
+    assert_lost(wrong_b["early_stopping.warning"], "expected sklearn.exceptions.ConvergenceWarning")

@@ -14,18 +14,18 @@ import re
 from pathlib import Path
 from typing import Any, Iterator
 
-import nbformat
 import numpy as np
 import pytest
 
 from nngrade.grader.grade import Grader
-from nngrade.grader.report import ItemResult, SubmissionReport
-from nngrade.grader.solution import blank_notebook, filled_notebook
+from nngrade.grader.report import ItemResult
+from nngrade.grader.solution import blank_notebook
 from nngrade.reference import load_exercise
 from nngrade.reference.early_stopping import cases as early_stopping_cases
 from nngrade.reference.weights import cases
 from nngrade.reference.weights.checks import NOTEBOOK, SMALL_NET_FACTOR
 from nngrade.reference.weights.solution import SOLUTION
+from grading import assert_lost, given_source, grade_answers, items_of
 
 EXERCISE = load_exercise("03_weight_penalization")
 # Given code that only the notebook's own run uses, made cheaper (substring replacements).
@@ -34,15 +34,6 @@ FAST_SETTINGS = {
     "max_iter = 20000": "max_iter = 300",
     "for epoch in range(3000):": "for epoch in range(20):",
 }
-
-
-def _given_source(marker: str) -> str:
-    """The source of the notebook's one given (ungraded) code cell that contains ``marker``."""
-    found = [cell.source for cell in blank_notebook(EXERCISE.stem).cells
-             if cell.cell_type == "code" and "nngrade" not in cell.metadata
-             and marker in cell.source]
-    assert len(found) == 1, f"expected one given cell with {marker!r}"
-    return found[0]
 
 
 def _markdown() -> str:
@@ -54,7 +45,7 @@ def _markdown() -> str:
 
 def test_notebook_data_is_exercise_02_data_and_what_the_grader_uses() -> None:
     ns: dict[str, Any] = {"np": np}
-    exec(_given_source("default_rng(data_seed)"), ns)
+    exec(given_source(EXERCISE, "default_rng(data_seed)"), ns)
     assert (ns["data_seed"], ns["random_state"]) == (NOTEBOOK["seed"], NOTEBOOK["random_state"])
     for seed, n_train in ((NOTEBOOK["seed"], 10), (11, 10), (12, 15)):
         ours, theirs = cases.make_data(seed, n_train), early_stopping_cases.make_data(seed, n_train)
@@ -103,7 +94,6 @@ def test_count_rule_probe_tells_the_threshold_rules_apart() -> None:
 
 # --- grading sample submissions ---------------------------------------------------------------
 
-@pytest.fixture(scope="module")
 def grader(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Grader]:
     """One grader for the module, with a private reference cache, so the reference runs once."""
     old = os.environ.get("NNGRADE_CACHE_DIR")
@@ -127,28 +117,6 @@ def test_target_numbers_in_the_notebook_are_the_reference_figures(grader: Grader
     assert f"reference\nsmall network reaches {small_mse:.4f}" in text
     assert f"`n_significant =\n{small_case.args['n_significant']}`" in text
     assert f"You should find {small_case.args['n_significant']}." in text
-
-
-def _grade(grader: Grader, folder: Path, answers: dict[str, str]) -> SubmissionReport:
-    nb = filled_notebook(EXERCISE)
-    replaced = set()
-    for cell in nb.cells:
-        item = cell.get("metadata", {}).get("nngrade", {}).get("item")
-        if item in answers:
-            cell.source = answers[item]
-            replaced.add(item)
-        elif cell.cell_type == "code" and not item:
-            for slow, fast in FAST_SETTINGS.items():
-                cell.source = cell.source.replace(slow, fast)
-    assert replaced == set(answers), f"no cell for {set(answers) - replaced}"
-    path = folder / f"{EXERCISE.stem}.ipynb"
-    nbformat.write(nb, str(path))
-    return grader.grade(path)
-
-
-def _items(report: SubmissionReport) -> dict[str, ItemResult]:
-    assert not report.errors, report.errors
-    return {item.id: item for item in report.items}
 
 
 RECIPE = 'hidden_layer_sizes=(20,), activation="tanh", tol=1e-7'
@@ -278,77 +246,73 @@ WRONG_B = {
 
 @pytest.fixture(scope="module")
 def wrong_a(grader: Grader, tmp_path_factory: pytest.TempPathFactory) -> dict[str, ItemResult]:
-    return _items(_grade(grader, tmp_path_factory.mktemp("wrong_a"), WRONG_A))
+    return items_of(grade_answers(
+        grader, EXERCISE, tmp_path_factory.mktemp("wrong_a"), WRONG_A, given=FAST_SETTINGS))
 
 
 @pytest.fixture(scope="module")
 def wrong_b(grader: Grader, tmp_path_factory: pytest.TempPathFactory) -> dict[str, ItemResult]:
-    return _items(_grade(grader, tmp_path_factory.mktemp("wrong_b"), WRONG_B))
+    return items_of(grade_answers(
+        grader, EXERCISE, tmp_path_factory.mktemp("wrong_b"), WRONG_B, given=FAST_SETTINGS))
 
 
 def test_answers_written_differently_get_full_marks(grader: Grader, tmp_path: Path) -> None:
-    report = _grade(grader, tmp_path, CORRECT)
+    report = grade_answers(grader, EXERCISE, tmp_path, CORRECT, given=FAST_SETTINGS)
     lost = {i.id: i.message for i in report.items if i.status not in ("passed", "manual")}
     assert lost == {}
     assert report.score == report.max_score == EXERCISE.max_score
     assert not report.cell_errors
 
 
-def _lost(result: ItemResult, *words: str) -> None:
-    assert result.status == "failed" and result.score == 0, (result.status, result.message)
-    text = result.message.lower()
-    assert all(word.lower() in text for word in words), result.message
-
-
 def test_gd_component_without_the_one_minus_loses_the_item(
         wrong_a: dict[str, ItemResult]) -> None:
-    _lost(wrong_a["weights.gd_component"], "first input")
+    assert_lost(wrong_a["weights.gd_component"], "first input")
 
 
 def test_gd_component_for_scalars_only_loses_the_item(wrong_b: dict[str, ItemResult]) -> None:
-    _lost(wrong_b["weights.gd_component"], "raised TypeError")
+    assert_lost(wrong_b["weights.gd_component"], "raised TypeError")
 
 
 def test_sweep_reusing_one_warm_started_regressor_loses_the_item(
         wrong_a: dict[str, ItemResult]) -> None:
-    _lost(wrong_a["weights.alpha_sweep"], "fresh random weights", "expected 3, found 1")
+    assert_lost(wrong_a["weights.alpha_sweep"], "fresh random weights", "expected 3, found 1")
 
 
 def test_sweep_that_never_passes_alpha_loses_the_item(wrong_b: dict[str, ItemResult]) -> None:
-    _lost(wrong_b["weights.alpha_sweep"], "test_mse_by_alpha")
+    assert_lost(wrong_b["weights.alpha_sweep"], "test_mse_by_alpha")
 
 
 def test_best_alpha_given_as_a_position_or_an_error_loses_the_item(
         wrong_a: dict[str, ItemResult], wrong_b: dict[str, ItemResult]) -> None:
-    _lost(wrong_a["weights.best_alpha"], "position in alphas")
-    _lost(wrong_b["weights.best_alpha"], "best_alpha: expected 0.01")
+    assert_lost(wrong_a["weights.best_alpha"], "position in alphas")
+    assert_lost(wrong_b["weights.best_alpha"], "best_alpha: expected 0.01")
 
 
 def test_magnitudes_with_biases_or_signs_lose_the_item(
         wrong_a: dict[str, ItemResult], wrong_b: dict[str, ItemResult]) -> None:
-    _lost(wrong_a["weights.magnitudes"], "shape of hidden_magnitudes", "expected (20)")
-    _lost(wrong_b["weights.magnitudes"], "negative values")
+    assert_lost(wrong_a["weights.magnitudes"], "shape of hidden_magnitudes", "expected (20)")
+    assert_lost(wrong_b["weights.magnitudes"], "negative values")
 
 
 def test_count_significant_with_at_or_above_loses_the_item(
         wrong_a: dict[str, ItemResult]) -> None:
-    _lost(wrong_a["weights.count_significant"], ">= instead of >")
+    assert_lost(wrong_a["weights.count_significant"], ">= instead of >")
 
 
 def test_count_significant_relative_to_the_mean_loses_the_item(
         wrong_b: dict[str, ItemResult]) -> None:
-    _lost(wrong_b["weights.count_significant"], "the mean, not the largest")
+    assert_lost(wrong_b["weights.count_significant"], "the mean, not the largest")
 
 
 def test_small_net_with_the_full_hidden_layer_or_a_training_error_loses_the_item(
         wrong_a: dict[str, ItemResult], wrong_b: dict[str, ItemResult]) -> None:
-    _lost(wrong_a["weights.small_net"], "hidden layer sizes", "expected (4), found (20)")
-    _lost(wrong_b["weights.small_net"], "small_test_mse is small_reg's test mse")
+    assert_lost(wrong_a["weights.small_net"], "hidden layer sizes", "expected (4), found (20)")
+    assert_lost(wrong_b["weights.small_net"], "small_test_mse is small_reg's test mse")
 
 
 def test_l1_penalty_with_biases_loses_the_item(wrong_a: dict[str, ItemResult]) -> None:
-    _lost(wrong_a["weights.l1_penalty"], "only the biases change", "expected no, found yes")
+    assert_lost(wrong_a["weights.l1_penalty"], "only the biases change", "expected no, found yes")
 
 
 def test_l1_penalty_as_a_python_float_loses_the_item(wrong_b: dict[str, ItemResult]) -> None:
-    _lost(wrong_b["weights.l1_penalty"], "autograd")
+    assert_lost(wrong_b["weights.l1_penalty"], "autograd")

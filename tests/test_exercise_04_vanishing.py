@@ -12,38 +12,27 @@ import os
 from pathlib import Path
 from typing import Any, Iterator
 
-import nbformat
 import numpy as np
 import pytest
 import torch
 
 from nngrade.grader.grade import Grader
-from nngrade.grader.report import SubmissionReport
-from nngrade.grader.solution import blank_notebook, filled_notebook
 from nngrade.reference import load_exercise
 from nngrade.reference.vanishing import cases
 from nngrade.reference.vanishing.solution import SOLUTION
+from grading import given_source, grade_answers, items_of
 
 EXERCISE = load_exercise("04_vanishing_gradients")
 
 
 # --- the reference against PyTorch autograd ---------------------------------------------------
 
-def _given_source(marker: str) -> str:
-    """The source of the notebook's given (ungraded) code cell that contains ``marker``."""
-    found = [cell.source for cell in blank_notebook(EXERCISE.stem).cells
-             if cell.cell_type == "code" and "nngrade" not in cell.metadata
-             and marker in cell.source]
-    assert len(found) == 1, f"expected one given cell with {marker!r}"
-    return found[0]
-
-
 @pytest.fixture(scope="module")
 def notebook_namespace() -> dict[str, Any]:
     """What the reference notebook defines: the reference cells and the notebook's given code."""
     ns: dict[str, Any] = {"np": np}
     exec("X_INPUT = 0.5\nY_TARGET = np.sin(0.5)\n", ns)
-    given = _given_source("def forward(")
+    given = given_source(EXERCISE, "def forward(")
     # the given cell also runs a small demo after its definitions; only the definitions matter
     exec(given.split("\nrng = ")[0], ns)
     for item in ("vanishing.sigmoid", "vanishing.relu", "vanishing.backward",
@@ -118,7 +107,6 @@ def test_reference_history_is_the_grader_training_loop(notebook_namespace: dict[
 
 # --- grading sample submissions ---------------------------------------------------------------
 
-@pytest.fixture(scope="module")
 def grader(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Grader]:
     """One grader for the module, with a private reference cache, so the reference runs once."""
     old = os.environ.get("NNGRADE_CACHE_DIR")
@@ -132,23 +120,11 @@ def grader(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Grader]:
             os.environ["NNGRADE_CACHE_DIR"] = old
 
 
-def _grade(grader: Grader, tmp_path: Path, answers: dict[str, str]) -> SubmissionReport:
-    nb = filled_notebook(EXERCISE)
-    replaced = set()
-    for cell in nb.cells:
-        item = cell.get("metadata", {}).get("nngrade", {}).get("item")
-        if item in answers:
-            cell.source = answers[item]
-            replaced.add(item)
-    assert replaced == set(answers), f"no cell for {set(answers) - replaced}"
-    path = tmp_path / f"{EXERCISE.stem}.ipynb"
-    nbformat.write(nb, str(path))
-    return grader.grade(path)
-
-
-def _items(report: SubmissionReport) -> dict[str, Any]:
-    assert not report.errors, report.errors
-    return {item.id: item for item in report.items}
+def _lost(items: dict[str, Any], item_id: str) -> str:
+    """The item failed (not an error) with no points; its message."""
+    result = items[item_id]
+    assert result.status == "failed" and result.score == 0, (result.status, result.message)
+    return result.message
 
 
 CORRECT_A = {
@@ -376,34 +352,31 @@ WRONG_C = {
 
 @pytest.fixture(scope="module")
 def wrong_a(grader: Grader, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    return _items(_grade(grader, tmp_path_factory.mktemp("wrong_a"), WRONG_A))
+    return items_of(grade_answers(
+        grader, EXERCISE, tmp_path_factory.mktemp("wrong_a"), WRONG_A))
 
 
 @pytest.fixture(scope="module")
 def wrong_b(grader: Grader, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    return _items(_grade(grader, tmp_path_factory.mktemp("wrong_b"), WRONG_B))
+    return items_of(grade_answers(
+        grader, EXERCISE, tmp_path_factory.mktemp("wrong_b"), WRONG_B))
 
 
 @pytest.fixture(scope="module")
 def wrong_c(grader: Grader, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    return _items(_grade(grader, tmp_path_factory.mktemp("wrong_c"), WRONG_C))
+    return items_of(grade_answers(
+        grader, EXERCISE, tmp_path_factory.mktemp("wrong_c"), WRONG_C))
 
 
 @pytest.mark.parametrize("answers", [CORRECT_A, CORRECT_B], ids=["expit-recursive",
                                                                   "tanh-lists"])
 def test_answers_written_differently_get_full_marks(grader: Grader, tmp_path: Path,
                                                     answers: dict[str, str]) -> None:
-    report = _grade(grader, tmp_path, answers)
+    report = grade_answers(grader, EXERCISE, tmp_path, answers)
     lost = {i.id: i.message for i in report.items if i.status not in ("passed", "manual")}
     assert lost == {}
     assert report.score == report.max_score == EXERCISE.max_score
     assert not report.cell_errors
-
-
-def _lost(items: dict[str, Any], item_id: str) -> str:
-    result = items[item_id]
-    assert result.status == "failed" and result.score == 0, (result.status, result.message)
-    return result.message
 
 
 def test_naive_sigmoid_loses_its_item_because_it_overflows(wrong_a: dict[str, Any]) -> None:
@@ -471,7 +444,7 @@ def test_wrong_maximum_slope_is_named(wrong_c: dict[str, Any]) -> None:
     assert "max_sigmoid_prime" in _lost(wrong_c, "vanishing.max_sigmoid_prime")
 
 
-def test_almost_right_answers_cost_only_their_own_items(wrong_a: dict[str, Any],
+def test_almost_right_answers_cost_only_their_ownitems_of(wrong_a: dict[str, Any],
                                                          wrong_b: dict[str, Any],
                                                          wrong_c: dict[str, Any]) -> None:
     for items, answers in ((wrong_a, WRONG_A), (wrong_b, WRONG_B), (wrong_c, WRONG_C)):

@@ -12,37 +12,25 @@ from __future__ import annotations
 import functools
 from pathlib import Path
 
-import nbformat
 import numpy as np
 import pytest
 import scipy.ndimage
 
-from nngrade.grader import solution
 from nngrade.reference import load_exercise
 from nngrade.reference.edges import cases
+
+from grading import grade_answers
 
 EXERCISE = load_exercise("05_edge_detection")
 POINTS = {item.id: item.points for item in EXERCISE.items}
 
 
-def _notebook(answers: dict[str, str], keep_reference: bool) -> nbformat.NotebookNode:
-    """The blank notebook; cells in ``answers`` get those sources, the others the reference's
-    (``keep_reference``) or their blank template."""
-    nb = solution.filled_notebook(EXERCISE) if keep_reference else solution.blank_notebook(
-        EXERCISE.stem)
-    for cell in nb.cells:
-        item = cell.get("metadata", {}).get("nngrade", {}).get("item")
-        if item in answers:
-            cell.source = answers[item]
-    return nb
-
-
 def _grade(grader, tmp_path: Path, answers: dict[str, str], name: str,
            keep_reference: bool = False):
-    path = tmp_path / name / f"{EXERCISE.stem}.ipynb"
-    path.parent.mkdir()
-    nbformat.write(_notebook(answers, keep_reference), str(path))
-    return grader.grade(path)
+    """Grade the notebook with ``answers``; the other graded cells hold the reference
+    (``keep_reference``) or their blank template (no sandbox run for them)."""
+    return grade_answers(grader, EXERCISE, tmp_path / name, answers,
+                         rest="reference" if keep_reference else "blank")
 
 
 def _items(report) -> dict[str, tuple[str, float, str]]:

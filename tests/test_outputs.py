@@ -3,7 +3,6 @@ store that lets a re-run grade only what changed."""
 
 import csv
 import io
-import json
 from pathlib import Path
 
 from nngrade.grader import batch, feedback, gradebook, gradescope, outdir, summary
