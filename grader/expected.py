@@ -9,6 +9,7 @@ import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from importlib import metadata, resources
+from pathlib import Path
 from typing import Any
 
 import nngrade
@@ -29,10 +30,11 @@ class ReferenceRun:
 def fingerprint(exercise: Exercise) -> str:
     """A hash of everything a reference observation depends on: content, engine, versions."""
     digest = hashlib.sha256(nngrade.__version__.encode())
-    for package_name in (exercise.cases_module.rsplit(".", 1)[0], "nngrade.grader"):
-        package = resources.files(package_name)
-        for name in sorted(p.name for p in package.iterdir() if p.name.endswith(".py")):
-            digest.update(name.encode() + package.joinpath(name).read_bytes())
+    # the whole reference tree, since a cases module may import from another exercise's
+    for package_name in ("nngrade.reference", "nngrade.grader"):
+        root = Path(str(resources.files(package_name)))
+        for path in sorted(root.rglob("*.py")):
+            digest.update(str(path.relative_to(root)).encode() + path.read_bytes())
     notebook_file = resources.files("nngrade.exercises").joinpath(f"{exercise.stem}.ipynb")
     digest.update(notebook_file.read_bytes())
     for dist in ("torch", "numpy", "scikit-learn", "scipy", "pandas", "matplotlib"):
