@@ -105,6 +105,13 @@ def _exception_result(exc: BaseException) -> dict[str, Any]:
     )
 
 
+def _restore(saved: dict[str, Any]) -> None:
+    current = vars(builtins)
+    for name in [n for n in current if n not in saved]:
+        del current[name]
+    current.update(saved)
+
+
 def run(request: dict[str, Any]) -> dict[str, Any]:
     """Run one request in this process and return the plain result (no exception escapes)."""
     _seed(int(request.get("seed", 0)))
@@ -128,10 +135,14 @@ def run(request: dict[str, Any]) -> dict[str, Any]:
         return _error("syntax", f"the cell has a syntax error on line {exc.lineno}: {exc.msg}")
     except (ValueError, MemoryError, RecursionError) as exc:
         return _error("syntax", f"the cell cannot be compiled: {_short(exc)}")
+    saved_builtins = dict(vars(builtins))
     try:
         exec(code, namespace)
     except BaseException as exc:  # SystemExit and KeyboardInterrupt too: all are the cell's
+        _restore(saved_builtins)
         return _exception_result(exc)
+    # a cell may replace builtins (isinstance, len, ...): the probe and encoding need the real ones
+    _restore(saved_builtins)
     unfilled = [n for n in request.get("writes", ()) if namespace.get(n, None) is Ellipsis]
     if unfilled:
         return {"status": "unfilled", "message": f"`{unfilled[0]}` is still `...`: fill in the cell"}
