@@ -9,9 +9,8 @@ exercise 02 reads the notebook's own run, so this only makes the tests fast.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import nbformat
 import numpy as np
@@ -85,19 +84,6 @@ def test_refit_cell_shows_a_convergence_warning_in_a_real_kernel() -> None:
 
 
 # --- grading sample submissions ---------------------------------------------------------------
-
-def grader(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Grader]:
-    """One grader for the module, with a private reference cache, so the reference runs once."""
-    old = os.environ.get("NNGRADE_CACHE_DIR")
-    os.environ["NNGRADE_CACHE_DIR"] = str(tmp_path_factory.mktemp("nngrade-cache"))
-    try:
-        yield Grader()
-    finally:
-        if old is None:
-            os.environ.pop("NNGRADE_CACHE_DIR", None)
-        else:
-            os.environ["NNGRADE_CACHE_DIR"] = old
-
 
 RECIPE = 'hidden_layer_sizes=(20,), activation="tanh", tol=1e-7'
 

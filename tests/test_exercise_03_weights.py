@@ -9,10 +9,9 @@ sample submissions: no check of exercise 03 reads the notebook's own run.
 
 from __future__ import annotations
 
-import os
 import re
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import numpy as np
 import pytest
@@ -93,19 +92,6 @@ def test_count_rule_probe_tells_the_threshold_rules_apart() -> None:
 
 
 # --- grading sample submissions ---------------------------------------------------------------
-
-def grader(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Grader]:
-    """One grader for the module, with a private reference cache, so the reference runs once."""
-    old = os.environ.get("NNGRADE_CACHE_DIR")
-    os.environ["NNGRADE_CACHE_DIR"] = str(tmp_path_factory.mktemp("nngrade-cache"))
-    try:
-        yield Grader()
-    finally:
-        if old is None:
-            os.environ.pop("NNGRADE_CACHE_DIR", None)
-        else:
-            os.environ["NNGRADE_CACHE_DIR"] = old
-
 
 def test_target_numbers_in_the_notebook_are_the_reference_figures(grader: Grader) -> None:
     reference = grader.reference(EXERCISE)

@@ -8,9 +8,8 @@ lose their item with a message that names what is off.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import numpy as np
 import pytest
@@ -106,19 +105,6 @@ def test_reference_history_is_the_grader_training_loop(notebook_namespace: dict[
 
 
 # --- grading sample submissions ---------------------------------------------------------------
-
-def grader(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Grader]:
-    """One grader for the module, with a private reference cache, so the reference runs once."""
-    old = os.environ.get("NNGRADE_CACHE_DIR")
-    os.environ["NNGRADE_CACHE_DIR"] = str(tmp_path_factory.mktemp("nngrade-cache"))
-    try:
-        yield Grader()
-    finally:
-        if old is None:
-            os.environ.pop("NNGRADE_CACHE_DIR", None)
-        else:
-            os.environ["NNGRADE_CACHE_DIR"] = old
-
 
 def _lost(items: dict[str, Any], item_id: str) -> str:
     """The item failed (not an error) with no points; its message."""
