@@ -14,6 +14,7 @@ import os
 from typing import Iterable
 
 CLONE_NEWNS = 0x00020000
+CLONE_NEWPID = 0x20000000
 CLONE_NEWUSER = 0x10000000
 CLONE_NEWNET = 0x40000000
 MS_RDONLY, MS_NOSUID, MS_NODEV = 0x1, 0x2, 0x4
@@ -22,7 +23,8 @@ MS_REMOUNT, MS_BIND, MS_REC, MS_PRIVATE = 0x20, 0x1000, 0x4000, 0x40000
 NO_NETWORK = "no network"
 READ_ONLY = "read-only file system outside its working directory"
 HIDDEN = "reference, caches and other submissions hidden"
-ALL = (NO_NETWORK, READ_ONLY, HIDDEN)
+OWN_PIDS = "its own process namespace (every process it starts dies with it)"
+ALL = (NO_NETWORK, READ_ONLY, HIDDEN, OWN_PIDS)
 
 
 def _libc() -> ctypes.CDLL | None:
@@ -95,3 +97,12 @@ def hide(paths: Iterable[str]) -> bool:
             ok = _mount(libc, "none", path, "tmpfs", MS_NOSUID | MS_NODEV | MS_RDONLY,
                         "size=4k,mode=000") and ok
     return ok
+
+
+def own_pid_namespace() -> bool:
+    """Put this process's next child in a new PID namespace, as its init.
+
+    When that init dies, the kernel kills every process of the namespace, including any that
+    left the process group with setsid(); so killing the group leaves nothing behind."""
+    libc = _libc()
+    return libc is not None and libc.unshare(CLONE_NEWPID) == 0

@@ -190,6 +190,12 @@ def child_main(request: dict[str, Any], conn: Any, workdir: str) -> None:
     request["protections"] = (isolate.enter(workdir, scratch_bytes=limits.scratch)
                               if request.get("isolate", True) else [])
     _limits.apply(limits)
+    if request["protections"] and isolate.own_pid_namespace():
+        init = os.fork()
+        if init:  # stay outside; the cell runs in the init of the new namespace
+            os.waitpid(init, 0)
+            os._exit(0)
+        request["protections"].append(isolate.OWN_PIDS)
     try:
         result = run(request)
         result["protections"] = list(request["protections"])

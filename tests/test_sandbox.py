@@ -1,5 +1,6 @@
 """Running one cell in a limited child process: every failure is a result, never a crash."""
 
+import subprocess
 import textwrap
 import time
 
@@ -147,3 +148,18 @@ def _sleepers():
 
     out = subprocess.run(["pgrep", "-f", "time.sleep\\(600\\)"], capture_output=True, text=True)
     return set(out.stdout.split())
+
+
+def test_a_process_that_leaves_the_group_with_setsid_still_dies_with_the_cell():
+    token = f"escapee-{time.monotonic_ns()}"
+    source = textwrap.dedent(f"""
+        import subprocess, sys
+        subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)", {token!r}],
+                         start_new_session=True)
+        y = 1
+    """)
+    result = run(source)
+    assert result.status == "ok" and isolate.OWN_PIDS in result.protections
+    time.sleep(1)
+    survivors = subprocess.run(["pgrep", "-f", token], capture_output=True, text=True).stdout
+    assert survivors.split() == []
