@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterable, Sequence
 
-from nngrade.errors import SetupError, UsageError
+from nngrade.errors import UsageError
 from nngrade.grader.grade import Grader
 from nngrade.grader.report import GradeReport, SubmissionReport
 from nngrade.grader.store import ResultStore
@@ -95,14 +95,15 @@ def grade_all(targets: Iterable[Target], *, jobs: int = 1, grader: Grader | None
 
     with ThreadPoolExecutor(max(1, jobs)) as pool:
         futures = {pool.submit(grade_one, t): i for i, t in enumerate(targets)}
-        for future in as_completed(futures):
-            try:
+        try:
+            for future in as_completed(futures):
                 report = future.result()
-            except SetupError:
-                for other in futures:
-                    other.cancel()
-                raise
-            results[futures[future]] = report
-            if progress:
-                progress(report)
+                results[futures[future]] = report
+                if progress:
+                    progress(report)
+        except BaseException:
+            # Ctrl-C or a broken reference: stop now; what finished is already stored
+            for other in futures:
+                other.cancel()
+            raise
     return GradeReport(tuple(results[i] for i in range(len(targets))))

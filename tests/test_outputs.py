@@ -5,6 +5,8 @@ import csv
 import io
 from pathlib import Path
 
+import pytest
+
 from nngrade.grader import batch, feedback, gradebook, gradescope, outdir, summary
 from nngrade.grader.report import GradeReport, ItemResult, SubmissionReport
 from nngrade.grader.store import ResultStore
@@ -93,6 +95,36 @@ def test_a_rerun_grades_only_what_changed(tmp_path):
     again = batch.grade_all(targets, grader=grader, store=store)
     assert grader.graded == ["ann", "ben", "ben"]
     assert [s.student for s in again.submissions] == ["ann", "ben"]
+
+
+class InterruptedGrader(CountingGrader):
+    """Ctrl-C arrives while grading ``stop_at``."""
+
+    def __init__(self, stop_at):
+        super().__init__()
+        self.stop_at = stop_at
+
+    def grade(self, path):
+        if Path(path).parent.name == self.stop_at:
+            raise KeyboardInterrupt
+        return super().grade(path)
+
+
+def test_an_interrupted_run_resumes_without_losing_finished_grades(tmp_path):
+    for who in ("ann", "ben", "cy"):
+        (tmp_path / "class" / who).mkdir(parents=True)
+        (tmp_path / "class" / who / "ex.ipynb").write_text(f'{{"who": "{who}"}}')
+    targets = batch.collect([str(tmp_path / "class")])
+    store = ResultStore(tmp_path / "results")
+    first = InterruptedGrader(stop_at="ben")
+    with pytest.raises(KeyboardInterrupt):
+        batch.grade_all(targets, grader=first, store=store)
+    assert first.graded[0] == "ann" and "ben" not in first.graded
+    resumed = CountingGrader()
+    report = batch.grade_all(targets, grader=resumed, store=store)
+    # every grade finished before the interrupt was kept; only the rest is graded now
+    assert resumed.graded == [w for w in ("ann", "ben", "cy") if w not in first.graded]
+    assert [s.student for s in report.submissions] == ["ann", "ben", "cy"]
 
 
 def test_a_damaged_stored_result_is_graded_again(tmp_path):
