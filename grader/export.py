@@ -49,9 +49,14 @@ def _add_package(bundle: zipfile.ZipFile, name: str) -> None:
     module = importlib.import_module(name)
     folder = Path(module.__file__).parent
     target = Path("source", *name.split("."))
+    # an installed ``nngrade`` folder already holds its subpackages; a source checkout
+    # maps each to its own folder: add each file once either way
+    present = set(bundle.namelist())
     for path in sorted(folder.rglob("*")):
-        if path.is_file() and "__pycache__" not in path.parts and path.suffix in (".py", ".ipynb"):
-            bundle.write(path, str(target / path.relative_to(folder)))
+        arcname = str(target / path.relative_to(folder))
+        if (path.is_file() and "__pycache__" not in path.parts
+                and path.suffix in (".py", ".ipynb") and arcname not in present):
+            bundle.write(path, arcname)
 
 
 def gradescope_bundle(out: str | Path) -> Path:

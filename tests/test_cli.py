@@ -105,6 +105,8 @@ def test_gradescope_bundle_grades_a_submission_laid_out_as_gradescope_does(tmp_p
     assert main(["export", "gradescope", "-o", str(bundle)]) == 0
     root = tmp_path / "autograder"
     with zipfile.ZipFile(bundle) as zf:
+        names = zf.namelist()
+        assert len(names) == len(set(names)), "a file was added to the bundle twice"
         zf.extractall(root)
         assert {"setup.sh", "run_autograder", "source/data/insurance.csv",
                 "source/nngrade/grader/grade.py",
