@@ -161,7 +161,8 @@ class Grader:
                       (f"on {case.describe}: " if len(item.cases) > 1 else ""))
             run = sandbox.run(runs.request(exercise, item, case, source, sub.imports, self.limits,
                                        hide))
-            held.append(run.protections)
+            if run.protections is not None:
+                held.append(run.protections)
             if run.status == "unfilled":
                 return result("failed", run.message)
             if run.status == "error":

@@ -112,7 +112,8 @@ class RunResult:
     kind: str = ""
     message: str = ""
     seconds: float = 0.0
-    protections: tuple[str, ...] = ()
+    # what the child reported in force; None when the child never reported (killed, died)
+    protections: tuple[str, ...] | None = None
 
 
 def _kill_group(proc: Any) -> None:

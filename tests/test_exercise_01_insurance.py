@@ -10,7 +10,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from nngrade.grader import batch, solution
+from nngrade.grader import batch, isolate, solution
 from nngrade.reference import load_exercise
 
 REPO = Path(__file__).resolve().parent.parent
@@ -98,6 +98,8 @@ def test_endless_loop_costs_only_its_item_and_the_state_it_blocks(sample_class):
     assert outcome["insurance.model"] == "error" and "limit" in _message(erin, "insurance.model")
     assert outcome["insurance.train_step"] == outcome["insurance.plot"] == "passed"
     assert any("ran past" in e for e in erin.cell_errors)
+    # a killed run reports nothing; the protections come from the runs that did report
+    assert set(erin.protections) == set(isolate.ALL)
 
 
 def test_corrupt_file_is_reported_and_the_rest_of_the_class_is_graded(sample_class):
