@@ -52,6 +52,14 @@ def items_of(report: SubmissionReport) -> dict[str, ItemResult]:
     return {item.id: item for item in report.items}
 
 
+def assert_full_marks(report: SubmissionReport, exercise: Exercise) -> None:
+    """Every automatic item passed and the notebook's own run raised nothing."""
+    lost = {i.id: i.message for i in report.items if i.status not in ("passed", "manual")}
+    assert lost == {}
+    assert report.score == report.max_score == exercise.max_score
+    assert not report.cell_errors
+
+
 def assert_lost(result: ItemResult, *words: str) -> None:
     """The item lost all its points, with every word in its message."""
     assert result.status in ("failed", "error") and result.score == 0, (result.status,

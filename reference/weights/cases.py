@@ -22,42 +22,15 @@ import torch
 from torch import nn
 
 from nngrade.grader.worker import ProbeError, attempt
+from nngrade.reference.early_stopping.cases import (
+    _count_initialisations,
+    _fitted,
+    _initialisations,
+    make_data,
+)
 
-RECIPE = {"hidden_layer_sizes": (20,), "activation": "tanh", "tol": 1e-7}
-
-# Filled while a cell runs (each case runs in a fresh child, so nothing carries over).
-_initialisations: list[int] = []
-
-
-def make_data(seed: int, n_train: int = 10, n_test: int = 100,
-              sigma: float = 0.2) -> dict[str, np.ndarray]:
-    """The notebook's data (as in exercise 02): y = x**2 + noise, x uniform on [-1, 1]."""
-    rng = np.random.default_rng(seed)
-    x_train = rng.uniform(-1, 1, size=(n_train, 1))
-    y_train = x_train[:, 0] ** 2 + rng.normal(0, sigma, size=n_train)
-    x_test = rng.uniform(-1, 1, size=(n_test, 1))
-    y_test = x_test[:, 0] ** 2 + rng.normal(0, sigma, size=n_test)
-    return {"x_train": x_train, "y_train": y_train, "x_test": x_test, "y_test": y_test}
-
-
-def _count_initialisations() -> None:
-    """Count every network scikit-learn initialises from random weights (see exercise 02).
-
-    A sweep that builds a new regressor per alpha initialises one network per alpha; one
-    that keeps training a single regressor (``warm_start``, ``partial_fit``) fewer.
-    """
-    from sklearn.neural_network import _multilayer_perceptron as mlp
-
-    original = mlp.BaseMultilayerPerceptron._initialize
-    if getattr(original, "_nngrade_counted", False):
-        return
-
-    def counted(self: Any, *args: Any, **kwargs: Any) -> Any:
-        _initialisations.append(1)
-        return original(self, *args, **kwargs)
-
-    counted._nngrade_counted = True  # type: ignore[attr-defined]
-    mlp.BaseMultilayerPerceptron._initialize = counted
+# The data, the trained-regressor check and the count of fresh initialisations are exercise
+# 02's: one definition, so the two exercises cannot drift apart.
 
 
 def _as_floats(value: Any, name: str) -> np.ndarray:
@@ -74,17 +47,6 @@ def _number(value: Any, what: str) -> float:
     if isinstance(value, (list, tuple, dict, str)) or value is None:
         raise ProbeError(f"{what} should be a number, found {type(value).__name__}")
     return float(attempt(f"float({what})", lambda: float(np.asarray(value).reshape(()))))
-
-
-def _fitted(ns: dict[str, Any], name: str) -> Any:
-    from sklearn.neural_network import MLPRegressor
-
-    model = ns[name]
-    if not isinstance(model, MLPRegressor):
-        raise ProbeError(f"`{name}` should be an MLPRegressor, found {type(model).__name__}")
-    if not hasattr(model, "coefs_"):
-        raise ProbeError(f"`{name}` has not been trained: call {name}.fit(x_train, y_train)")
-    return model
 
 
 def _function(ns: dict[str, Any], name: str) -> Callable[..., Any]:

@@ -22,6 +22,7 @@ cached, on 2 cores; measured with ``time nngrade check`` on the reference-filled
 """
 
 from nngrade.grader.spec import Case, Exercise, Expect, Item
+from nngrade.reference.early_stopping.checks import EXERCISE as EARLY_STOPPING
 from nngrade.reference.weights.solution import SOLUTION
 
 # The notebook's data and random state (the same as exercise 02's).
@@ -259,13 +260,6 @@ EXERCISE = Exercise(
     items=ITEMS,
     cases_module="nngrade.reference.weights.cases",
     solution=SOLUTION,
-    preamble=(
-        "import warnings\n"
-        "import numpy as np\n"
-        "import matplotlib.pyplot as plt\n"
-        "from sklearn.neural_network import MLPRegressor\n"
-        "from sklearn.metrics import mean_squared_error\n"
-        "import torch\n"
-        "from torch import nn\n"
-    ),
+    # exercise 02's imports, and PyTorch for the L1 penalty
+    preamble=EARLY_STOPPING.preamble + "import torch\nfrom torch import nn\n",
 )
