@@ -7,7 +7,8 @@ from typing import Mapping
 
 import nbformat
 
-from nngrade.grader import solution
+from nngrade.grader import sandbox, solution
+from nngrade.grader.limits import Limits
 from nngrade.grader.report import ItemResult, SubmissionReport
 from nngrade.grader.spec import Exercise
 
@@ -75,3 +76,10 @@ def given_source(exercise: Exercise, marker: str) -> str:
              and marker in cell.source]
     assert len(found) == 1, f"expected one given cell with {marker!r}"
     return found[0]
+
+
+def run_cell(source: str, hide: tuple[str, ...] = (), **limits) -> sandbox.RunResult:
+    """Run ``source`` in a sandbox with ``sandbox_cases``' inputs (x = 3) and probe (y)."""
+    return sandbox.run(sandbox.RunRequest(
+        source=source, cases_module="sandbox_cases", build="build", probe="probe",
+        writes=("y",), hide=hide, limits=Limits(**{"timeout": 10, **limits})))

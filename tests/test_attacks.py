@@ -7,20 +7,11 @@ import json
 
 import pytest
 
-from nngrade.grader import sandbox
-from nngrade.grader.limits import GiB, Limits
+from nngrade.grader.limits import GiB
 from nngrade.reference import load_exercise
 
 from grading import grade_answers, items_of
-
-CASES = "sandbox_cases"  # build() gives x = 3; probe() returns y if it is an int
-
-
-def run(source: str, **limits) -> sandbox.RunResult:
-    return sandbox.run(sandbox.RunRequest(source=source, cases_module=CASES, build="build",
-                                          probe="probe", writes=("y",),
-                                          limits=Limits(**{"timeout": 3, **limits})))
-
+from grading import run_cell as run
 
 @pytest.mark.parametrize("source, kind, words", [
     ("raise KeyboardInterrupt", "exception", "KeyboardInterrupt"),

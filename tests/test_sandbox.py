@@ -4,16 +4,11 @@ import subprocess
 import textwrap
 import time
 
-from nngrade.grader import isolate, sandbox
-from nngrade.grader.limits import GiB, Limits
+from nngrade.grader import isolate
+from nngrade.grader.limits import GiB
 
-CASES = "sandbox_cases"  # tests/ is on sys.path before the fork server starts
-
-
-def run(source, **limits):
-    request = sandbox.RunRequest(source=source, cases_module=CASES, build="build", probe="probe",
-                                 writes=("y",), limits=Limits(**{"timeout": 10, **limits}))
-    return sandbox.run(request)
+# run_cell uses tests/sandbox_cases.py (tests/ is on sys.path before the fork server starts)
+from grading import run_cell as run
 
 
 def test_cell_runs_with_grader_inputs_and_returns_plain_data():
@@ -83,49 +78,43 @@ def test_child_processes_of_the_cell_are_killed_with_it(tmp_path):
     assert not marker.exists()
 
 
-def _isolated(source, hide=()):
-    request = sandbox.RunRequest(source=source, cases_module=CASES, build="build", probe="probe",
-                                 writes=("y",), hide=hide, limits=Limits(timeout=10))
-    return sandbox.run(request)
-
-
 def test_the_cell_has_no_network_even_to_loopback():
-    result = _isolated("import socket\nsocket.create_connection(('127.0.0.1', 22), timeout=2)\ny = 1")
+    result = run("import socket\nsocket.create_connection(('127.0.0.1', 22), timeout=2)\ny = 1")
     assert isolate.NO_NETWORK in result.protections
     assert result.kind == "exception" and "unreachable" in result.message
 
 
 def test_the_cell_cannot_write_outside_its_working_directory(tmp_path):
     target = tmp_path / "planted.txt"
-    result = _isolated(f"open({str(target)!r}, 'w').write('x')\ny = 1")
+    result = run(f"open({str(target)!r}, 'w').write('x')\ny = 1")
     assert isolate.READ_ONLY in result.protections
     assert "Read-only file system" in result.message and not target.exists()
-    assert _isolated("open('scratch.txt', 'w').write('ok')\ny = len(open('scratch.txt').read())").observation == {"y": 2}
+    assert run("open('scratch.txt', 'w').write('ok')\ny = len(open('scratch.txt').read())").observation == {"y": 2}
 
 
 def test_hidden_folders_read_as_empty_and_their_files_are_gone(tmp_path):
     secret = tmp_path / "reference"
     secret.mkdir()
     (secret / "solution.py").write_text("ANSWER = 42")
-    listed = _isolated(f"import os\ny = len(os.listdir({str(secret)!r}))", hide=(str(secret),))
+    listed = run(f"import os\ny = len(os.listdir({str(secret)!r}))", hide=(str(secret),))
     assert isolate.HIDDEN in listed.protections and listed.observation == {"y": 0}
-    read = _isolated(f"y = len(open({str(secret / 'solution.py')!r}).read())", hide=(str(secret),))
+    read = run(f"y = len(open({str(secret / 'solution.py')!r}).read())", hide=(str(secret),))
     assert read.kind == "exception" and "No such file" in read.message
 
 
 def test_the_cell_cannot_swap_the_probe_that_inspects_it():
-    result = _isolated("import sandbox_cases\nsandbox_cases.probe = lambda ns, **kw: {'y': 99}\ny = 'text'")
+    result = run("import sandbox_cases\nsandbox_cases.probe = lambda ns, **kw: {'y': 99}\ny = 'text'")
     assert result.kind == "probe" and result.message == "y should be an int"
 
 
 def test_filling_the_disk_stops_at_the_private_scratch_space():
-    result = _isolated("i = 0\nwhile True:\n    open(f'f{i}', 'wb').write(b'x' * 1_000_000)\n    i += 1")
+    result = run("i = 0\nwhile True:\n    open(f'f{i}', 'wb').write(b'x' * 1_000_000)\n    i += 1")
     assert result.kind == "exception" and "No space left" in result.message
 
 
 def test_a_thread_that_never_ends_does_not_hold_the_result():
     started = time.monotonic()
-    result = _isolated("import threading, time\n"
+    result = run("import threading, time\n"
                        "threading.Thread(target=lambda: time.sleep(10**6)).start()\ny = 1")
     assert result.observation == {"y": 1} and time.monotonic() - started < 5
 
