@@ -10,9 +10,10 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import time
 from pathlib import Path
 from typing import Sequence
+
+from tqdm import tqdm
 
 from nngrade.errors import NngradeError, SetupError
 from nngrade.grader import (batch, classroom, gradescope, isolate, kernel, outdir, report,
@@ -109,27 +110,25 @@ def _grade(args: argparse.Namespace) -> int:
     if not paths:
         print("nngrade: no notebooks found in " + " ".join(args.paths), file=sys.stderr)
         return EXIT_BROKEN
-    started, done = time.monotonic(), [0, 0]
+    bar = tqdm(total=len(paths), unit="notebook", file=sys.stderr, disable=args.quiet,
+               dynamic_ncols=True, desc="grading")
+    failures = [0, 0]  # not gradable, lost points
 
     def progress(sub: report.SubmissionReport) -> None:
-        done[0] += 1
-        done[1] += bool(sub.errors)
-        if not args.quiet:
-            elapsed = time.monotonic() - started
-            left = elapsed / done[0] * (len(paths) - done[0])
-            print(f"\r[{done[0]}/{len(paths)}] graded, {done[1]} not gradable, "
-                  f"{elapsed:.0f} s elapsed, ~{left:.0f} s left", end="", file=sys.stderr,
-                  flush=True)
+        failures[0] += bool(sub.errors)
+        failures[1] += not sub.errors and not sub.full_marks
+        bar.set_postfix_str(f"{failures[0]} not gradable, {failures[1]} lost points",
+                            refresh=False)
+        bar.update()
 
     store = ResultStore(args.out / "results") if args.out and not args.regrade else None
     private = [Path(p).resolve() for p in args.paths if Path(p).is_dir()]
     private += [t.path.resolve().parent for t in paths]
     if args.out:
         private.append(args.out.resolve())
-    graded = batch.grade_all(paths, jobs=args.jobs, grader=_grader(args, private), store=store,
-                             progress=progress)
-    if not args.quiet:
-        print(file=sys.stderr)
+    with bar:
+        graded = batch.grade_all(paths, jobs=args.jobs, grader=_grader(args, private),
+                                 store=store, progress=progress)
     _warn_protections(graded.submissions)
     if args.out:
         outdir.write(args.out, graded)

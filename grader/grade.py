@@ -124,6 +124,8 @@ class Grader:
             items = [self._grade_item(exercise, item, sub, blank, reference, held, hide)
                      for item in exercise.items]
             run = execution.result()
+            if run.protections is not None:
+                held.append(run.protections)
             items = [self._with_state(exercise.item(r.id), r, run, reference) for r in items]
         cell_errors = [e.describe() for e in run.cell_errors]
         if run.stopped:
@@ -131,7 +133,7 @@ class Grader:
         if run.output_truncated:
             problems.append("the notebook printed more output than is kept; the rest was dropped")
         score = sum(r.score for r in items)
-        # a protection counts only if every sandboxed run of this notebook had it
+        # a protection counts only if every sandboxed run of this notebook had it, its kernel too
         protections = tuple(p for p in isolate.ALL if held and all(p in h for h in held))
         return SubmissionReport(sub.path, exercise.stem, score, exercise.max_score, tuple(items),
                                 (), tuple(problems), tuple(cell_errors),

@@ -13,6 +13,8 @@ import ctypes
 import os
 from typing import Iterable
 
+from nngrade.grader.syscalls import FILTERED
+
 CLONE_NEWNS = 0x00020000
 CLONE_NEWPID = 0x20000000
 CLONE_NEWUSER = 0x10000000
@@ -24,7 +26,7 @@ NO_NETWORK = "no network"
 READ_ONLY = "read-only file system outside its working directory"
 HIDDEN = "reference, caches and other submissions hidden"
 OWN_PIDS = "its own process namespace (every process it starts dies with it)"
-ALL = (NO_NETWORK, READ_ONLY, HIDDEN, OWN_PIDS)
+ALL = (NO_NETWORK, READ_ONLY, HIDDEN, OWN_PIDS, FILTERED)
 
 
 def _libc() -> ctypes.CDLL | None:
@@ -39,10 +41,13 @@ def _write(path: str, text: str) -> None:
         out.write(text)
 
 
-def _enter(libc: ctypes.CDLL) -> bool:
-    """New mount and network namespaces (and a user namespace when not root)."""
-    if libc.unshare(CLONE_NEWNS | CLONE_NEWNET) == 0:
+def _enter(libc: ctypes.CDLL, user_namespace: bool | None) -> bool:
+    """New mount and network namespaces, inside a new user namespace where the process may
+    not create them directly (an unprivileged user) or when ``user_namespace`` is True."""
+    if not user_namespace and libc.unshare(CLONE_NEWNS | CLONE_NEWNET) == 0:
         return True
+    if user_namespace is False:
+        return False
     uid, gid = os.geteuid(), os.getegid()
     if libc.unshare(CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWNET) != 0:
         return False
@@ -62,14 +67,18 @@ def _mount(libc: ctypes.CDLL, source: str | None, target: str, fstype: str | Non
                       enc(data)) == 0
 
 
-def enter(workdir: str, scratch_bytes: int | None = None) -> list[str]:
+def enter(workdir: str, scratch_bytes: int | None = None, *,
+          user_namespace: bool | None = None) -> list[str]:
     """Cut the network and make everything but ``workdir`` read-only; returns what held.
+
+    ``user_namespace``: None tries the plain namespaces, then a user namespace (the way
+    without privileges); True goes the unprivileged way only, False never does.
 
     With ``scratch_bytes``, ``workdir`` becomes a private memory file system of that size, so
     a cell cannot fill the disk; without, it stays the shared folder (the kernel's IPC
     sockets live there and the grader must see them)."""
     libc = _libc()
-    if libc is None or not _enter(libc):
+    if libc is None or not _enter(libc, user_namespace):
         return []
     held = [NO_NETWORK]
     if not _mount(libc, None, "/", None, MS_REC | MS_PRIVATE):

@@ -23,6 +23,7 @@ from typing import Any, Sequence
 
 from jupyter_client.kernelspec import KernelSpecManager
 from jupyter_client.manager import AsyncKernelManager
+from jupyter_core.utils import run_sync
 from nbclient import NotebookClient
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
 
@@ -41,6 +42,7 @@ class KernelLimits:
     cpu: int = 900
     output: int = 2 * MiB
     startup_timeout: float = 60.0
+    message: int = 64 * MiB  # a larger message from the kernel is dropped before it is read
 
 
 @dataclass(frozen=True)
@@ -67,6 +69,7 @@ class Execution:
     state: dict[str, Any] = field(default_factory=dict)
     seconds: float = 0.0
     output_truncated: bool = False
+    protections: tuple[str, ...] | None = None  # None: the kernel never said (it did not start)
 
 
 class _CappedClient(NotebookClient):
@@ -92,12 +95,40 @@ class _CappedClient(NotebookClient):
         return super().output(outs, msg, display_id, cell_index)
 
 
+class _BoundedKernelManager(AsyncKernelManager):
+    """A kernel manager whose client shares its zmq context (and so its socket limits)."""
+
+    def client(self, **kwargs: Any) -> Any:
+        return super().client(**{"context": self.context, **kwargs})
+
+
+def _stop(km: AsyncKernelManager) -> None:
+    # nbclient leaves a kernel it did not create running (a cell past its timeout keeps
+    # spinning): kill its process group, which takes the PID namespace down with it
+    try:
+        if km.has_kernel:
+            run_sync(km.shutdown_kernel)(now=True)
+    except Exception:  # already gone
+        pass
+
+
+def _bounded_context(max_bytes: int) -> Any:
+    # every socket to the kernel refuses messages over max_bytes, so a notebook that prints a
+    # billion characters cannot make the grader hold them in memory
+    import zmq.asyncio
+
+    context = zmq.asyncio.Context()
+    context.setsockopt(zmq.MAXMSGSIZE, max_bytes)
+    return context
+
+
 def _kernelspec(directory: Path, limits: KernelLimits, workdir: Path | None,
-                hide: Sequence[str]) -> None:
+                hide: Sequence[str], report: Path) -> None:
     spec_dir = directory / KERNEL_NAME
     spec_dir.mkdir(parents=True)
     argv = [sys.executable, "-m", "nngrade.grader.kernel_launch",
-            "--memory", str(limits.memory), "--cpu", str(limits.cpu), "--fsize", str(64 * MiB)]
+            "--memory", str(limits.memory), "--cpu", str(limits.cpu), "--fsize", str(64 * MiB),
+            "--report", str(report)]
     if workdir is not None:
         argv += ["--workdir", str(workdir), *(a for p in hide for a in ("--hide", p))]
     argv += ["--", "-f", "{connection_file}"]
@@ -125,13 +156,22 @@ def _state_cell(names: Sequence[str], marker: str) -> Any:
     return nbformat.v4.new_code_cell(source)
 
 
-def _read_state(cell: Any, marker: str) -> dict[str, Any]:
+def _read_state(cell: Any, marker: str) -> dict[str, Any] | None:
+    """The final values the state cell printed; None if its line never arrived."""
     for out in cell.get("outputs", []):
         for line in str(out.get("text", "")).splitlines():
             if line.startswith(marker):
                 value = observe.loads(line[len(marker):].encode())
                 return value if isinstance(value, dict) else {}
-    return {}
+    return None
+
+
+def _protections(report: Path) -> tuple[str, ...] | None:
+    try:
+        text = report.read_text(encoding="utf-8")[:4096]
+    except (OSError, UnicodeDecodeError):
+        return None
+    return tuple(p for p in text.split(";") if p)
 
 
 def _item_of(cell: Any) -> str | None:
@@ -172,9 +212,11 @@ def execute(nb: Any, *, state_names: Sequence[str] = (), limits: KernelLimits = 
     tmp = Path(tempfile.mkdtemp(prefix="nngrade-kernel-"))
     cwd = tmp / "work"
     cwd.mkdir()
-    _kernelspec(tmp / "kernels", limits, cwd if isolated else None, hide)
+    report = tmp / "protections"
+    _kernelspec(tmp / "kernels", limits, cwd if isolated else None, hide, report)
     # over IPC (socket files in the working directory) the kernel needs no network at all
-    km = AsyncKernelManager(kernel_name=KERNEL_NAME, transport="ipc", ip=str(cwd / "kernel"),
+    km = _BoundedKernelManager(kernel_name=KERNEL_NAME, transport="ipc", ip=str(cwd / "kernel"),
+                            context=_bounded_context(limits.message),
                             kernel_spec_manager=KernelSpecManager(kernel_dirs=[str(tmp / "kernels")]))
     client = _CappedClient(
         work, limits.output, n_cells, km=km, timeout=int(limits.cell_timeout),
@@ -198,12 +240,20 @@ def execute(nb: Any, *, state_names: Sequence[str] = (), limits: KernelLimits = 
     except Exception as exc:  # a kernel that cannot start is this submission's problem only
         stopped = f"the notebook could not be run: {type(exc).__name__}: {str(exc)[:200]}"
     finally:
+        _stop(km)
+        protections = _protections(report)
         shutil.rmtree(tmp, ignore_errors=True)
     state: dict[str, Any] = {}
     if stopped is None:
         try:
-            state = _read_state(work.cells[-1], marker)
+            found = _read_state(work.cells[-1], marker)
         except observe.ObservationError:
-            state = {}
+            found = {}
+        if found is None:
+            # zmq drops a message over the cap and the connection with it, so what followed
+            # it is lost too
+            stopped = ("the notebook's final values could not be read back: its output was cut "
+                       f"off (one output over {limits.message // MiB} MiB is refused)")
+        state = found or {}
     return Execution(_errors(work, n_cells), stopped, state, time.monotonic() - started,
-                     client.truncated)
+                     client.truncated, protections)

@@ -1,18 +1,52 @@
 """Start an IPython kernel under OS limits: ``python -m nngrade.grader.kernel_launch``.
 
-The kernelspec that ``kernel`` writes points here; limits set before ``exec`` survive it, so
-the kernel and anything it starts are capped while the grader is not.
+The kernelspec that ``kernel`` writes points here. The launcher builds the sandbox (the
+namespaces of ``isolate``, resource limits), then forks: the child becomes the init of a new
+PID namespace, loads the system-call filter and execs ipykernel, so the kernel and anything it
+starts are capped, cannot see or signal the grader's processes, and die together; the
+launcher only waits, and takes the kernel down with it if it is killed. What held is written
+to ``--report`` before the kernel starts, through a file the kernel can no longer reach.
 """
 
 from __future__ import annotations
 
 import argparse
+import ctypes
 import os
 import resource
 import signal
 import sys
 
-from nngrade.grader import isolate
+from nngrade.grader import isolate, syscalls
+
+PR_SET_PDEATHSIG = 1
+
+
+def _become_kernel(rest: list[str], held: list[str], report: int | None, filtered: bool) -> None:
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)  # the launcher killed: the namespace goes too
+    if os.getppid() == 0 and isolate.OWN_PIDS not in held:  # pid 1 of its namespace
+        held.append(isolate.OWN_PIDS)
+    if filtered and syscalls.restrict(allow_exec=True):
+        held.append(syscalls.FILTERED)
+    os.environ["NNGRADE_PROTECTIONS"] = ";".join(held)
+    if report is not None:
+        os.write(report, ";".join(held).encode())
+        os.close(report)
+    os.execv(sys.executable, [sys.executable, "-m", "ipykernel_launcher", *rest])
+
+
+def _wait_for(child: int) -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # interrupts are the kernel's to handle
+    while True:
+        try:
+            _, status = os.waitpid(child, 0)
+            break
+        except ChildProcessError:
+            os._exit(1)
+        except InterruptedError:
+            continue
+    os._exit(os.waitstatus_to_exitcode(status) & 0xFF)
 
 
 def main(argv: list[str]) -> None:
@@ -23,19 +57,28 @@ def main(argv: list[str]) -> None:
     parser.add_argument("--fsize", type=int, required=True)
     parser.add_argument("--workdir", help="the only writable folder; network cut")
     parser.add_argument("--hide", action="append", default=[], help="a folder to hide")
+    parser.add_argument("--report", help="a file to write the protections that held to")
     parser.add_argument("rest", nargs=argparse.REMAINDER)
     args = parser.parse_args(argv)
+    # opened before the file system turns read-only, closed before the kernel starts
+    report = os.open(args.report, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600) if args.report else None
+    held: list[str] = []
     if args.workdir:
         held = isolate.enter(args.workdir)
         if held and args.hide and isolate.hide(args.hide):
             held.append(isolate.HIDDEN)
-        os.environ["NNGRADE_PROTECTIONS"] = ";".join(held)
     for which, value in ((resource.RLIMIT_AS, args.memory), (resource.RLIMIT_CPU, args.cpu),
                          (resource.RLIMIT_FSIZE, args.fsize)):
         resource.setrlimit(which, (value, value))
     signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
     rest = [a for a in args.rest if a != "--"]
-    os.execv(sys.executable, [sys.executable, "-m", "ipykernel_launcher", *rest])
+    if args.workdir and isolate.own_pid_namespace():
+        child = os.fork()
+        if child:
+            if report is not None:
+                os.close(report)
+            _wait_for(child)
+    _become_kernel(rest, held, report, filtered=bool(args.workdir))
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@ can act on ("model(x) returned shape (5,), expected (5, 1)").
 from __future__ import annotations
 
 import builtins
+import errno
 import importlib
 import io
 import os
@@ -20,7 +21,7 @@ from typing import Any, Callable
 
 from nngrade.grader import isolate
 from nngrade.grader import limits as _limits
-from nngrade.grader import observe
+from nngrade.grader import observe, syscalls
 
 CELL_FILENAME = "<your cell>"
 _MEMORY_WORDS = ("can't allocate memory", "Unable to allocate", "out of memory")
@@ -97,6 +98,10 @@ def _exception_result(exc: BaseException) -> dict[str, Any]:
         return _error("memory", "memory")
     if isinstance(exc, SystemExit):
         return _error("exit", f"the cell called exit({exc.code!r}){where}; remove it")
+    if isinstance(exc, PermissionError) and exc.errno == errno.EPERM:
+        return _error("exception", f"the cell raised PermissionError: {_short(exc)}{where}; while "
+                      "graded, code may not start processes, mount file systems or trace "
+                      "other processes", exception="PermissionError", line=line)
     return _error(
         "exception",
         f"the cell raised {type(exc).__name__}: {_short(exc)}{where}",
@@ -128,6 +133,9 @@ def run(request: dict[str, Any]) -> dict[str, Any]:
     namespace.update(build(**args))
     if request.get("hide") and request["protections"] and isolate.hide(request["hide"]):
         request["protections"].append(isolate.HIDDEN)
+    # last step before student code: the filter also forbids what building the sandbox needed
+    if request.get("isolate", True) and syscalls.restrict():
+        request["protections"].append(syscalls.FILTERED)
     _seed(int(request.get("seed", 0)))
     try:
         code = compile(request["source"], CELL_FILENAME, "exec")

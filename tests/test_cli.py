@@ -83,6 +83,13 @@ def test_grade_prints_the_json_contract_and_writes_reports(tmp_path, capsys):
     assert (tmp_path / "gradebook.csv").read_text().splitlines()[1].startswith("alice,")
 
 
+def test_grade_shows_progress_with_failures_on_stderr(tmp_path, capsys):
+    paths = [str(CLASS / "bob" / f"{STEM}.ipynb"), str(CLASS / "frank" / f"{STEM}.ipynb")]
+    assert main(["grade", *paths, "--out", str(tmp_path)]) == 0
+    err = capsys.readouterr().err
+    assert "2/2" in err and "1 not gradable, 1 lost points" in err
+
+
 def test_grade_with_nothing_to_grade_exits_2(tmp_path, capsys):
     assert main(["grade", str(tmp_path / "missing"), "--quiet"]) == 2
     assert "no such file or folder" in capsys.readouterr().err

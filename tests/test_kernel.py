@@ -1,8 +1,14 @@
 """The notebook's own run in a limited kernel."""
 
-import nbformat
+import os
+import subprocess
+import time
 
-from nngrade.grader import kernel
+import nbformat
+import pytest
+
+from nngrade.grader import isolate, kernel
+from nngrade.grader.limits import MiB
 
 
 def _nb(*sources):
@@ -21,6 +27,21 @@ def test_a_cell_past_its_timeout_stops_the_run_with_a_sentence_naming_it():
     run = kernel.execute(_nb("x = 1", "while True:\n    pass"), state_names=["x"], limits=limits)
     assert run.stopped and "cell 2" in run.stopped and "3 s limit" in run.stopped
     assert run.state == {}
+
+
+def _kernels() -> set[str]:
+    out = subprocess.run(["pgrep", "-f", "kernel_launch|ipykernel_launcher"], capture_output=True,
+                         text=True).stdout
+    return set(out.split())
+
+
+def test_no_process_of_a_kernel_stopped_at_its_timeout_is_left_running():
+    before = _kernels()
+    limits = kernel.KernelLimits(cell_timeout=2)
+    run = kernel.execute(_nb("while True:\n    pass"), limits=limits)
+    assert run.stopped
+    time.sleep(1)
+    assert _kernels() - before == set()
 
 
 def test_output_beyond_the_cap_is_dropped_and_flagged():
@@ -51,3 +72,47 @@ def test_the_notebook_run_has_no_network_cannot_write_outside_and_cannot_see_hid
     assert "unreachable" in run.cell_errors[0].evalue
     assert "Read-only" in run.cell_errors[1].evalue and not planted.exists()
     assert run.state == {"seen": [], "scratch": "fine"}
+
+
+def test_the_kernel_runs_with_every_protection_and_reports_them(tmp_path):
+    run = kernel.execute(_nb("a = 1"), hide=[str(tmp_path)])
+    assert set(run.protections) == set(isolate.ALL)
+
+
+def test_the_notebook_cannot_see_or_signal_the_graders_processes():
+    run = kernel.execute(_nb(
+        "import os\nparent = os.getppid()\n"
+        f"try:\n    os.kill({os.getpid()}, 0)\n    reach = 'signalled'\n"
+        "except ProcessLookupError:\n    reach = 'not found'"), state_names=["parent", "reach"])
+    assert run.state == {"parent": 0, "reach": "not found"}
+
+
+def test_the_notebook_cannot_start_processes_or_unmount_a_hidden_folder(tmp_path):
+    secret = tmp_path / "reference"
+    secret.mkdir()
+    (secret / "solution.py").write_text("ANSWER = 42")
+    run = kernel.execute(_nb(
+        "import subprocess\nsubprocess.run(['true'])",
+        f"import ctypes, os\nctypes.CDLL(None).umount2({str(secret).encode()!r}, 2)\n"
+        f"seen = os.listdir({str(secret)!r})"), state_names=["seen"], hide=[str(secret)])
+    assert [e.ename for e in run.cell_errors] == ["PermissionError"]
+    assert run.state == {"seen": []}
+
+
+@pytest.mark.parametrize("source", [
+    "print('x' * 3_000_000)",
+    "from IPython.display import Image, display\n"
+    "display(Image(data=b'\\x89PNG\\r\\n\\x1a\\n' + bytes(3_000_000)))",
+])
+def test_one_output_over_the_message_cap_is_refused_with_a_sentence(source):
+    limits = kernel.KernelLimits(message=MiB, cell_timeout=20)
+    run = kernel.execute(_nb(source, "z = 5"), state_names=["z"], limits=limits)
+    assert run.stopped and "over 1 MiB is refused" in run.stopped
+
+
+def test_a_large_image_under_the_message_cap_is_dropped_from_the_kept_output():
+    limits = kernel.KernelLimits(output=100_000)
+    run = kernel.execute(_nb("from IPython.display import Image, display\n"
+                             "display(Image(data=b'\\x89PNG\\r\\n\\x1a\\n' + bytes(3_000_000)))",
+                             "z = 5"), state_names=["z"], limits=limits)
+    assert run.stopped is None and run.output_truncated and run.state == {"z": 5}

@@ -1,0 +1,69 @@
+"""A system-call filter (seccomp) for processes that run student code (Linux).
+
+The namespaces of ``isolate`` are set up by a process that is root inside them, so without a
+filter a cell could undo them: unmount the file system that hides the reference, remount the
+root writable, join another namespace, trace the grader, or flood the machine with processes
+(``RLIMIT_NPROC`` does not bind root). The filter refuses exactly those calls with EPERM, so
+the student sees a plain ``PermissionError``; threads (torch, BLAS) are still allowed.
+
+It is loaded last, after the sandbox is built and just before student code runs, and it
+survives ``exec`` (the notebook kernel is exec'ed after it). Where libseccomp is missing, the
+run goes on without it and says so (``restrict`` returns False).
+"""
+
+from __future__ import annotations
+
+import errno
+
+FILTERED = "no new processes, mounts, namespaces or tracing (seccomp)"
+
+CLONE_THREAD = 0x00010000
+# namespace flags of clone(2): a thread may not take any of them (a new mount namespace is a
+# copy in which the hiding mounts could be undone)
+_CLONE_NAMESPACES = (0x00000080, 0x02000000, 0x04000000, 0x08000000, 0x00020000,
+                     0x10000000, 0x20000000, 0x40000000)
+
+_REFUSED = (
+    # processes: a thread is a clone with CLONE_THREAD, handled below
+    "fork", "vfork", "execveat",
+    # undoing the file-system view or leaving the namespaces
+    "mount", "umount2", "pivot_root", "chroot", "unshare", "setns", "open_tree",
+    "move_mount", "fsopen", "fsconfig", "fsmount", "fspick", "mount_setattr",
+    # reaching into other processes
+    "ptrace", "process_vm_readv", "process_vm_writev", "pidfd_getfd", "kcmp",
+    # the machine itself
+    "reboot", "kexec_load", "kexec_file_load", "init_module", "finit_module",
+    "delete_module", "swapon", "swapoff", "bpf", "perf_event_open", "userfaultfd",
+    "io_uring_setup", "keyctl", "add_key", "request_key",
+)
+
+
+def restrict(*, allow_exec: bool = False) -> bool:
+    """Load the filter into this process (and all it execs); True if it is in force.
+
+    ``allow_exec`` keeps ``execve`` open for a launcher that must still become the kernel;
+    new processes stay refused either way, so nothing the student runs can exec."""
+    try:
+        import pyseccomp as sc
+    except (ImportError, OSError, AttributeError):  # no libseccomp on this machine
+        return False
+    try:
+        refuse = sc.ERRNO(errno.EPERM)
+        rules = sc.SyscallFilter(defaction=sc.ALLOW)
+        for name in _REFUSED:
+            try:
+                rules.add_rule(refuse, name)
+            except (ValueError, RuntimeError, OSError):  # a call this kernel does not know
+                pass
+        rules.add_rule(refuse, "clone", sc.Arg(0, sc.MASKED_EQ, CLONE_THREAD, 0))
+        for flag in _CLONE_NAMESPACES:
+            rules.add_rule(refuse, "clone", sc.Arg(0, sc.MASKED_EQ, flag, flag))
+        # clone3 passes its flags in memory a filter cannot read: "not implemented" makes the
+        # C library fall back to clone, whose flags are checked above
+        rules.add_rule(sc.ERRNO(errno.ENOSYS), "clone3")
+        if not allow_exec:
+            rules.add_rule(refuse, "execve")
+        rules.load()
+    except Exception:  # a filter that cannot load leaves the run as it was, reported as such
+        return False
+    return True

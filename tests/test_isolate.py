@@ -1,0 +1,59 @@
+"""The namespaces of isolate, built directly in a throwaway process: both ways in, root's
+and the one an unprivileged user takes (a user namespace)."""
+
+import json
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+from nngrade.grader import isolate
+
+_PROBE = textwrap.dedent("""
+    import json, os, socket, sys
+    from nngrade.grader import isolate, syscalls
+    work, secret, outside, how = sys.argv[1:5]
+    held = isolate.enter(work, scratch_bytes=1 << 20, user_namespace={"user": True, "plain": False}[how])
+    if held and isolate.hide([secret]):
+        held.append(isolate.HIDDEN)
+    if syscalls.restrict():
+        held.append(syscalls.FILTERED)
+    seen = {}
+    try:
+        socket.create_connection(("127.0.0.1", 22), timeout=2)
+        seen["network"] = "connected"
+    except OSError as exc:
+        seen["network"] = type(exc).__name__
+    try:
+        open(outside, "w").write("x")
+        seen["outside"] = "written"
+    except OSError as exc:
+        seen["outside"] = type(exc).__name__
+    open("scratch", "w").write("fine")
+    seen["scratch"] = open("scratch").read()
+    seen["secret"] = os.listdir(secret)
+    try:
+        open(os.path.join(work, "big"), "wb").write(bytes(2 << 20))
+        seen["big"] = "written"
+    except OSError as exc:
+        seen["big"] = type(exc).__name__
+    print(json.dumps({"held": held, "seen": seen}))
+""")
+
+
+@pytest.mark.parametrize("how", ["plain", "user"])
+def test_both_ways_into_the_namespaces_give_the_same_sandbox(tmp_path, how):
+    work, secret = tmp_path / "work", tmp_path / "secret"
+    work.mkdir()
+    secret.mkdir()
+    (secret / "solution.py").write_text("ANSWER = 42")
+    outside = tmp_path / "planted.txt"
+    out = subprocess.run([sys.executable, "-c", _PROBE, str(work), str(secret), str(outside), how],
+                         capture_output=True, text=True, timeout=60, check=True)
+    result = json.loads(out.stdout)
+    assert set(result["held"]) == {isolate.NO_NETWORK, isolate.READ_ONLY, isolate.HIDDEN,
+                                   isolate.FILTERED}
+    assert result["seen"] == {"network": "OSError", "outside": "OSError", "scratch": "fine",
+                              "secret": [], "big": "OSError"}
+    assert not outside.exists()
