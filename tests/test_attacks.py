@@ -78,3 +78,11 @@ def test_printing_a_fake_report_and_claiming_points_in_metadata_buys_nothing(gra
     for graded in (report, again):
         assert graded.score == 0 and graded.max_score == EXERCISE.max_score
         assert items_of(graded)["insurance.filter"].max_score == EXERCISE.item("insurance.filter").points
+
+
+def test_a_code_cell_of_tens_of_megabytes_is_graded_like_any_other(grader, tmp_path):
+    padding = "# " + "x" * 98 + "\n"
+    cell = 'df = df.loc[df.smoker != "yes"]\n' + padding * 200_000  # 20 MB
+    report = grade_answers(grader, EXERCISE, tmp_path, {"insurance.filter": cell}, rest="blank")
+    item = items_of(report)["insurance.filter"]
+    assert item.status == "passed", item.message
