@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -49,6 +50,39 @@ def plain_run(path: Path, timeout: int) -> float:
     return time.monotonic() - started
 
 
+def _cpu_ticks() -> tuple[int, int]:
+    """Busy and total ticks of the whole machine so far (/proc/stat)."""
+    with open("/proc/stat", encoding="ascii") as stat:
+        values = [int(v) for v in stat.readline().split()[1:]]
+    return sum(values) - values[3] - values[4], sum(values)
+
+
+def compare_jobs(grader: Grader, class_dir: Path, copies: int, tmp: Path) -> None:
+    """Time ``copies`` copies of the class with --jobs 1 and 2, twice each (interleaved, so
+    both see the same machine), with the average number of cores kept busy."""
+    folder = tmp / "class"
+    for i in range(copies):
+        for student in sorted(p for p in class_dir.iterdir() if p.is_dir()):
+            shutil.copytree(student, folder / f"{student.name}{i}")
+    targets = batch.collect([str(folder)])
+    cores = batch.default_jobs()
+    walls: dict[int, list[float]] = {1: [], 2: []}
+    busy: dict[int, list[float]] = {1: [], 2: []}
+    for jobs in (1, 2, 1, 2):
+        (b0, t0), started = _cpu_ticks(), time.monotonic()
+        batch.grade_all(targets, jobs=jobs, grader=grader)
+        walls[jobs].append(time.monotonic() - started)
+        b1, t1 = _cpu_ticks()
+        busy[jobs].append(cores * (b1 - b0) / max(1, t1 - t0))
+    w1, w2 = statistics.mean(walls[1]), statistics.mean(walls[2])
+    c1, c2 = statistics.mean(busy[1]), statistics.mean(busy[2])
+    print(f"\nclass of {len(targets)} notebooks on {cores} cores (mean of two runs each):")
+    print(f"  --jobs 1: {w1:.1f} s, {c1:.2f} cores busy")
+    print(f"  --jobs 2: {w2:.1f} s, {c2:.2f} cores busy")
+    print(f"  speed-up {w1 / w2:.2f}x; ceiling {min(cores, 2) / c1:.2f}x, since one notebook at a "
+          f"time already keeps {c1:.2f} cores busy (its item runs go beside its kernel)")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--exercises", nargs="*", default=["01_insurance_regression"])
@@ -56,6 +90,8 @@ def main() -> int:
     parser.add_argument("--timeout", type=int, default=20)
     parser.add_argument("--jobs-compare", action="store_true",
                         help="also time the whole class with --jobs 1 and --jobs 2")
+    parser.add_argument("--copies", type=int, default=3,
+                        help="copies of the class graded in the --jobs comparison")
     args = parser.parse_args()
 
     grader = Grader(Limits(timeout=args.timeout), KernelLimits(cell_timeout=args.timeout),
@@ -90,14 +126,7 @@ def main() -> int:
         print(f"\nratio grade/plain: median {statistics.median(ratios):.2f}, "
               f"max {max(ratios):.2f} over {len(ratios)} notebooks (target <= 1.5)")
     if args.jobs_compare and args.class_dir.is_dir():
-        targets = batch.collect([str(args.class_dir)])
-        walls = {}
-        for jobs in (1, 2):
-            started = time.monotonic()
-            batch.grade_all(targets, jobs=jobs, grader=grader)
-            walls[jobs] = time.monotonic() - started
-        print(f"\nclass of {len(targets)}: --jobs 1 {walls[1]:.1f} s, --jobs 2 {walls[2]:.1f} s, "
-              f"speed-up {walls[1] / walls[2]:.2f}x")
+        compare_jobs(grader, args.class_dir, args.copies, tmp)
     return 0
 
 
