@@ -129,3 +129,35 @@ def test_gradescope_bundle_grades_a_submission_laid_out_as_gradescope_does(tmp_p
     results = json.loads((root / "results" / "results.json").read_text())
     assert results["score"] == sum(t["max_score"] for t in results["tests"]) > 0
     assert all(t["status"] == "passed" and t["visibility"] == "visible" for t in results["tests"])
+
+
+def _results(folder: Path) -> dict[str, int]:
+    return {p.name: p.stat().st_mtime_ns for p in folder.glob("*.json")}
+
+
+def test_ctrl_c_stops_the_class_keeps_finished_grades_and_the_rerun_grades_the_rest(tmp_path):
+    import shutil
+    import signal
+    import time
+
+    for student in ("alice", "bob", "carol"):
+        shutil.copytree(CLASS / student, tmp_path / "class" / student)
+    out = tmp_path / "grades"
+    command = [sys.executable, "-m", "nngrade", "grade", str(tmp_path / "class"), "--out",
+               str(out), "--jobs", "1", "--quiet"]
+    proc = subprocess.Popen(command, start_new_session=True, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 240
+    while not _results(out / "results") and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.2)
+    os.killpg(proc.pid, signal.SIGINT)  # what a terminal's Ctrl-C does
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130 and "interrupted" in err
+    kept = _results(out / "results")
+    assert 1 <= len(kept) < 3
+    time.sleep(1)
+    leftovers = subprocess.run(["pgrep", "-f", str(tmp_path)], capture_output=True, text=True)
+    assert leftovers.stdout.split() == []
+    subprocess.run(command, check=True, timeout=600, capture_output=True)
+    again = _results(out / "results")
+    assert len(again) == 3 and all(again[name] == mtime for name, mtime in kept.items())
