@@ -10,6 +10,7 @@ notebooks the items not under test stay blank, so they cost no sandbox run.
 from __future__ import annotations
 
 import functools
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -175,8 +176,22 @@ ALMOST_RIGHT_4 = {
 }
 
 
+# cheats: SciPy, called where the guard was meant not to see it
+CHEATS = {
+    "edges.convolve2d": ("import sys\nfrom scipy import ndimage\n"
+                         "def convolve2d(image, kernel, _c=ndimage.convolve):\n"
+                         "    hook = sys.getprofile()\n"
+                         "    sys.setprofile(None)\n"
+                         "    out = _c(image, kernel)\n"
+                         "    sys.setprofile(hook)\n"
+                         "    return out\n",
+                         ["convolve2d must be written from scratch: it called sys.setprofile"]),
+}
+
+
 @pytest.mark.parametrize("variants", [ALMOST_RIGHT_1, ALMOST_RIGHT_2, ALMOST_RIGHT_3,
-                                      ALMOST_RIGHT_4], ids=["set1", "set2", "set3", "set4"])
+                                      ALMOST_RIGHT_4, CHEATS],
+                         ids=["set1", "set2", "set3", "set4", "cheats"])
 def test_each_almost_right_answer_loses_its_item_with_a_reason(grader, tmp_path, variants):
     report = _grade(grader, tmp_path, {k: v[0] for k, v in variants.items()}, "almost")
     items = _items(report)
@@ -205,7 +220,9 @@ KERNEL = np.random.default_rng(1).normal(size=(3, 3))
 
 
 def _calls(fn, namespace=None):
-    result, error, calls = cases.run_from_scratch(lambda: fn(IMAGE, KERNEL), namespace or {})
+    # this process has the grader's own threads: only threads started after this are a cell's
+    result, error, calls = cases.run_from_scratch(lambda: fn(IMAGE, KERNEL), namespace or {},
+                                                  frozenset(sys._current_frames()))
     return calls
 
 
@@ -246,13 +263,49 @@ def test_guard_catches_a_library_convolution_however_it_is_reached():
     assert scipy.ndimage.correlate.__module__ == "scipy.ndimage._filters"
 
 
+def test_guard_catches_a_call_it_was_meant_not_to_see():
+    import queue
+    import threading
+
+    def tracing_switched_off(image, kernel, _c=scipy.ndimage.convolve):
+        hook = sys.getprofile()
+        sys.setprofile(None)
+        try:
+            return _c(image, kernel)
+        finally:
+            sys.setprofile(hook)
+
+    def in_a_new_thread(image, kernel, _c=scipy.ndimage.convolve):
+        out = []
+        worker = threading.Thread(target=lambda: out.append(_c(image, kernel)))
+        worker.start()
+        worker.join()
+        return out[0]
+
+    assert "sys.setprofile" in _calls(tracing_switched_off)
+    assert "a new thread (_thread.start_new_thread)" in _calls(in_a_new_thread)
+    before = frozenset(sys._current_frames())
+    jobs, done = queue.Queue(), queue.Queue()
+    helper = threading.Thread(target=lambda: done.put(scipy.ndimage.convolve(*jobs.get())))
+    helper.start()  # as a cell could: a thread started before the probe, fed through a queue
+
+    def through_a_waiting_thread(image, kernel):
+        jobs.put((image, kernel))
+        return done.get()
+
+    calls = cases.run_from_scratch(lambda: through_a_waiting_thread(IMAGE, KERNEL), {}, before)[2]
+    assert calls == ["a thread that the cell left running"]
+    helper.join()
+
+
 def test_guard_lets_plain_numpy_through_and_keeps_its_result():
     def numpy_only(image, kernel):
         from numpy.lib.stride_tricks import sliding_window_view
         padded = np.pad(image, 1, mode="symmetric")
         return np.einsum("yxij,ij->yx", sliding_window_view(padded, (3, 3)), kernel[::-1, ::-1])
 
-    result, error, calls = cases.run_from_scratch(lambda: numpy_only(IMAGE, KERNEL), {})
+    result, error, calls = cases.run_from_scratch(lambda: numpy_only(IMAGE, KERNEL), {},
+                                                  frozenset(sys._current_frames()))
     assert calls == [] and error is None
     np.testing.assert_allclose(result, scipy.ndimage.convolve(IMAGE, KERNEL), atol=1e-12)
 

@@ -13,6 +13,7 @@ The grader compares these with the reference's diagnoses like any other observat
 
 from __future__ import annotations
 
+import _thread
 import sys
 from functools import lru_cache
 from typing import Any, Callable, Iterator
@@ -172,6 +173,23 @@ class _Patches:
         self._undo.clear()
 
 
+# Ways to run a call where the profile hook cannot see it: switching the hook off, or running
+# it in a new thread (a thread starts without the hook). A from-scratch function needs neither.
+_UNTRACEABLE = {sys.setprofile: "sys.setprofile", sys.settrace: "sys.settrace",
+                _thread.start_new_thread: "a new thread (_thread.start_new_thread)"}
+
+
+# In a sandbox this module is imported before the cell runs: threads not in this set are the cell's.
+_THREADS_AT_IMPORT = frozenset(sys._current_frames())
+
+
+def _is_untraceable(function: Any) -> bool:
+    try:
+        return function in _UNTRACEABLE
+    except TypeError:  # an unhashable callable
+        return False
+
+
 def _library_functions() -> Iterator[tuple[str, Any]]:
     """(public name, function) of every forbidden function whose module is loaded."""
     for module_name, names in FORBIDDEN:
@@ -184,11 +202,14 @@ def _library_functions() -> Iterator[tuple[str, Any]]:
                 yield f"{module_name}.{name}", function
 
 
-def run_from_scratch(fn: Callable[[], Any], namespace: dict[str, Any]
+def run_from_scratch(fn: Callable[[], Any], namespace: dict[str, Any],
+                     threads_before: frozenset[int] | None = None
                      ) -> tuple[Any, BaseException | None, list[str]]:
     """Call ``fn`` with every library convolution replaced by a function that records the call
     and raises, and with a profile hook that records any call into SciPy, PyTorch or OpenCV
     (which catches aliases the replacement cannot reach, such as a ``functools.partial``).
+    Switching the hook off, starting a thread, or a thread started since ``threads_before``
+    (by default: since this module was imported, before the cell ran) count as such calls.
     Returns the result, the exception raised (or None) and the library calls made."""
     calls: list[str] = []
     patches = _Patches()
@@ -207,10 +228,19 @@ def run_from_scratch(fn: Callable[[], Any], namespace: dict[str, Any]
                                    (public.rsplit(".", 1)[0], home))
 
     importing = [0]  # module bodies running: an import, whose internals are not the student's
+    finished = [False]
+    before = _THREADS_AT_IMPORT if threads_before is None else threads_before
+    if set(sys._current_frames()) - before:  # such a thread runs calls where no hook can see
+        calls.append("a thread that the cell left running")
 
     def hook(frame: Any, event: str, arg: Any) -> None:
         # Record entries into a library from outside it: the function the student called,
         # not the library's internals.
+        if finished[0]:
+            return
+        if event == "c_call" and _is_untraceable(arg):
+            calls.append(_UNTRACEABLE[arg])
+            return
         if frame.f_code.co_name == "<module>":
             importing[0] += {"call": 1, "return": -1}.get(event, 0)
             return
@@ -233,6 +263,7 @@ def run_from_scratch(fn: Callable[[], Any], namespace: dict[str, Any]
     try:
         result, error = _call(fn)
     finally:
+        finished[0] = True
         sys.setprofile(previous)
         patches.restore()
     return result, error, calls
