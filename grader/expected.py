@@ -95,5 +95,27 @@ def compute(exercise: Exercise, limits: Limits, kernel_limits: kernel.KernelLimi
             missing = [n for n in names if n not in done.state]
             if missing:
                 raise SetupError(f"the reference notebook left no {missing}")
-            state = done.state
+            state = dict(done.state)
+            for item in exercise.items:
+                if item.trained is not None:
+                    state[trained_key(item.id)] = _measure_trained(exercise, item, done.state,
+                                                                   limits)
     return ReferenceRun(cases, state)
+
+
+def trained_key(item_id: str) -> str:
+    """Where the reference's ``trained`` measurement of an item is kept in its state."""
+    return f"{item_id}#trained"
+
+
+def _measure_trained(exercise: Exercise, item: Any, state: dict[str, Any],
+                     limits: Limits) -> Any:
+    trained = item.trained
+    request = runs.trained_request(exercise, item, exercise.solution[trained.cell],
+                                   state[trained.module], (),
+                                   Limits(timeout=item.timeout, memory=limits.memory))
+    result = sandbox.run(request)
+    if result.status != "ok":
+        raise SetupError(f"measuring the reference notebook's {trained.module} for {item.id} "
+                         f"failed: {result.message}")
+    return result.observation

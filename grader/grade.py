@@ -13,6 +13,7 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 from nngrade.errors import NngradeError, SubmissionError
 from nngrade.grader import compare, expected, isolate, kernel, notebook, runs, sandbox, solution
@@ -126,7 +127,8 @@ class Grader:
             run = execution.result()
             if run.protections is not None:
                 held.append(run.protections)
-            items = [self._with_state(exercise.item(r.id), r, run, reference) for r in items]
+            items = [self._with_state(exercise, exercise.item(r.id), r, run, reference, sub,
+                                      hide) for r in items]
         cell_errors = [e.describe() for e in run.cell_errors]
         if run.stopped:
             cell_errors.append(run.stopped)
@@ -177,21 +179,48 @@ class Grader:
                     return result("failed", prefix + verdict.message, expect.hint or item.hint)
         return result("passed")
 
-    def _with_state(self, item: Item, res: ItemResult, run: kernel.Execution,
-                    reference: expected.ReferenceRun) -> ItemResult:
+    def _with_state(self, exercise: Exercise, item: Item, res: ItemResult, run: kernel.Execution,
+                    reference: expected.ReferenceRun, sub: notebook.Submission,
+                    hide: tuple[str, ...]) -> ItemResult:
         if res.status != "passed" or not item.state:
             return res
+        found, expected_state = run.state, reference.state
+        if item.trained is not None and not run.stopped:
+            measured = self._measure_trained(exercise, item, run, sub, hide)
+            if isinstance(measured, str):
+                return ItemResult(res.id, 0.0, res.max_score, "failed", measured, item.hint)
+            found, expected_state = measured, reference.state[expected.trained_key(item.id)]
         for expect in item.state:
             if run.stopped:
                 message = f"{expect.what} could not be checked: {run.stopped}"
-            elif expect.key not in run.state:
+            elif expect.key not in found:
                 message = (f"{expect.what} could not be checked: after running your whole "
                            f"notebook, `{expect.key}` is not defined")
             else:
-                verdict = compare.check(expect, run.state, reference.state)
+                verdict = compare.check(expect, found, expected_state)
                 if verdict.ok:
                     continue
                 message = verdict.message + " (in your notebook's own run)"
             return ItemResult(res.id, 0.0, res.max_score, "failed", message,
                               expect.hint or item.hint)
         return res
+
+    def _measure_trained(self, exercise: Exercise, item: Item, run: kernel.Execution,
+                         sub: notebook.Submission, hide: tuple[str, ...]) -> Any:
+        """What the ``trained`` probe measures of the notebook's trained module, or a sentence
+        saying why it could not be measured."""
+        trained = item.trained
+        assert trained is not None
+        what = f"the {trained.module} your notebook trained"
+        weights = run.state.get(trained.module)
+        if not isinstance(weights, dict) or not weights:
+            return (f"{what} could not be checked: after running your whole notebook, "
+                    f"`{trained.module}` is not a torch module with weights")
+        source = sub.cells.get(trained.cell)
+        if source is None:
+            return f"{what} could not be checked: the cell of {trained.cell} is missing"
+        measured = sandbox.run(runs.trained_request(exercise, item, source, weights,
+                                                    sub.imports, self.limits, hide))
+        if measured.status != "ok":
+            return f"{what} could not be checked: {measured.message}"
+        return measured.observation

@@ -4,8 +4,10 @@ students' runs, so both go through exactly the same path."""
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from pathlib import Path
+from typing import Any
 
 import platformdirs
 
@@ -21,8 +23,28 @@ def cache_root() -> Path:
 
 
 def state_names(exercise: Exercise) -> list[str]:
-    """The names whose final values the notebook's own run must report."""
-    return sorted({e.key for item in exercise.items for e in item.state})
+    """The names whose final values the notebook's own run must report (for a ``trained``
+    check, the module whose weights are measured)."""
+    names = set()
+    for item in exercise.items:
+        if item.trained is not None:
+            names.add(item.trained.module)
+        else:
+            names.update(e.key for e in item.state)
+    return sorted(names)
+
+
+def trained_request(exercise: Exercise, item: Item, source: str, weights: Any,
+                    imports: tuple[str, ...], limits: Limits,
+                    hide: tuple[str, ...] = ()) -> sandbox.RunRequest:
+    """The request that rebuilds ``item.trained.module`` with ``source`` (the cell of
+    ``item.trained.cell``) and measures it with the notebook's trained ``weights``."""
+    trained = item.trained
+    assert trained is not None
+    case = Case(trained.build, trained.probe, "the network your notebook trained",
+                args={"weights": weights})
+    return request(exercise, dataclasses.replace(item, writes=(trained.module,)), case, source,
+                   imports, limits, hide)
 
 
 def sandbox_env() -> dict[str, str]:

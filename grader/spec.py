@@ -49,11 +49,30 @@ class Case:
 
 
 @dataclass(frozen=True)
+class Trained:
+    """How an item's ``state`` expectations are measured without trusting the student's kernel.
+
+    A later cell of the notebook could overwrite any value its kernel holds (``test_loss =
+    0.0``), so the kernel only sends the weights (``state_dict``) of the module named
+    ``module``; in a sandbox, the cell of item ``cell`` rebuilds that module's architecture
+    from grader inputs (``build``), and ``probe(namespace, weights=...)`` loads the weights
+    and measures (the test loss on the grader's own test set, say). The reference notebook's
+    weights go through the same path.
+    """
+
+    module: str
+    cell: str
+    build: str
+    probe: str
+
+
+@dataclass(frozen=True)
 class Item:
     """One graded cell: its id, points, contract and checks.
 
-    ``expects`` are checked on every case; ``state`` expectations are checked on the values the
-    whole notebook left behind (its own run), against the reference notebook's.
+    ``expects`` are checked on every case; ``state`` expectations are checked on what the
+    whole notebook left behind (its own run), against the reference notebook's: measured as
+    ``trained`` says where it is given, else read from the kernel's final values.
     """
 
     id: str
@@ -63,6 +82,7 @@ class Item:
     cases: tuple[Case, ...] = ()
     expects: tuple[Expect, ...] = ()
     state: tuple[Expect, ...] = ()
+    trained: Trained | None = None
     hint: str = ""
     manual: bool = False
     timeout: float = 30.0

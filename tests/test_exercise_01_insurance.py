@@ -78,8 +78,10 @@ def test_almost_right_answers_lose_exactly_their_items_with_reasons(sample_class
     assert "non-linear" in _message(bob, "insurance.model")
     assert "learning rate: expected 0.001, found 0.01" in _message(bob, "insurance.loss_opt")
     assert _outcome(bob)["insurance.train_step"] == "passed"
-    # Bob's notebook trains on smokers with a linear model: its own test loss is too high.
-    assert "in your notebook's own run" in _message(bob, "insurance.evaluate")
+    # Bob's evaluate cell is right, and his trained weights (a linear net fitted to smokers in
+    # standard units), measured on the notebook's own test set, are within the bound
+    assert _outcome(bob)["insurance.evaluate"] == "passed"
+    assert bob.score == POINTS["insurance.train_step"] + POINTS["insurance.evaluate"] + POINTS["insurance.plot"]
 
     assert "Adam" in _message(carol, "insurance.loss_opt")
     assert "weights after training" in _message(carol, "insurance.train_step")
@@ -212,3 +214,20 @@ def grader_limits():
     from nngrade.grader.limits import Limits
 
     return Limits(timeout=30)
+
+
+def test_overwriting_test_loss_in_a_later_cell_does_not_pass_the_bound(grader, tmp_path):
+    # a network trained on a sign-flipped target (an edited given cell), and a later (graded,
+    # otherwise right) cell that claims a tiny test loss: the bound is measured on the trained
+    # weights, not on that variable
+    from grading import grade_answers, items_of
+
+    plot = EXERCISE.solution["insurance.plot"] + "test_loss = 1e-4\n"
+    target = "y_train = torch.tensor(scaler_y.transform(y_train_raw), dtype=torch.float32)"
+    report = grade_answers(grader, EXERCISE, tmp_path, {"insurance.plot": plot},
+                           given={target: "y_train = -" + target[len("y_train = "):]})
+    items = items_of(report)
+    assert items["insurance.plot"].status == "passed"
+    evaluate = items["insurance.evaluate"]
+    assert evaluate.status == "failed" and "test loss of your trained network" in evaluate.message
+    assert "in your notebook's own run" in evaluate.message

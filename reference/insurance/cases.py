@@ -197,6 +197,56 @@ def probe_evaluation(ns: dict[str, Any], **_: Any) -> dict[str, Any]:
     return {"y_pred": np.asarray(pred, dtype=np.float64), "test_loss": loss}
 
 
+# --- insurance.evaluate, measured on the notebook's own trained network ---------------------
+
+def _notebook_test_set() -> tuple[bytes, bytes, int]:
+    """The test set exactly as the notebook's given cells build it (non-smokers, age ->
+    charges, an 80/20 split with random_state 42, scalers fitted on the training part), as
+    immutable bytes so the cell run beside it cannot edit it in place."""
+    from sklearn.model_selection import train_test_split
+    from sklearn.preprocessing import StandardScaler
+
+    from nngrade.datasets import load_insurance
+
+    df = load_insurance()
+    df = df[df["smoker"] == "no"]
+    x = df[["age"]].to_numpy(dtype=np.float32)
+    y = df[["charges"]].to_numpy(dtype=np.float32)
+    x_train, x_test, y_train, y_test = train_test_split(x, y, test_size=0.2, random_state=42)
+    x_test = StandardScaler().fit(x_train).transform(x_test).astype(np.float32)
+    y_test = StandardScaler().fit(y_train).transform(y_test).astype(np.float32)
+    return x_test.tobytes(), y_test.tobytes(), len(x_test)
+
+
+_TEST_SET: list[tuple[bytes, bytes, int]] = []
+
+
+def build_trained(**_: Any) -> dict[str, Any]:
+    """The model cell rebuilds the architecture from the notebook's imports alone; the test
+    set is made now, before the cell runs."""
+    _TEST_SET[:] = [_notebook_test_set()]
+    return {}
+
+
+def probe_trained(ns: dict[str, Any], weights: dict[str, Any], **_: Any) -> dict[str, Any]:
+    """The test loss of the rebuilt ``model`` carrying the notebook's trained weights."""
+    model = ns["model"]
+    if not isinstance(model, nn.Module):
+        raise ProbeError(f"`model` should be a torch.nn.Module, found {type(model).__name__}")
+    state = {k: torch.tensor(np.asarray(v)) for k, v in weights.items()}
+    attempt("loading your trained weights into the network your model cell builds",
+            lambda: model.load_state_dict(state))
+    x_bytes, y_bytes, n = _TEST_SET[0]
+    x = torch.tensor(np.frombuffer(x_bytes, dtype=np.float32).reshape(n, 1))
+    y = np.frombuffer(y_bytes, dtype=np.float32)
+    with torch.no_grad():
+        pred = attempt("calling your trained model on the test set", lambda: model(x))
+    pred_np = _as_output(pred, "model(X_test)").reshape(-1)
+    if pred_np.shape[0] != n:
+        raise ProbeError(f"model(X_test) returned {pred_np.shape[0]} values for {n} rows")
+    return {"test_loss": float(np.mean((pred_np - y.astype(np.float64)) ** 2))}
+
+
 # --- insurance.plot -------------------------------------------------------------------------
 
 def build_plot(seed: int, n: int) -> dict[str, Any]:

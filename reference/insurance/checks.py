@@ -4,7 +4,7 @@ Expected values are never written here: every comparison is against what the ref
 (``solution.py``) produces from the same inputs, through the same sandbox.
 """
 
-from nngrade.grader.spec import Case, Exercise, Expect, Item
+from nngrade.grader.spec import Case, Exercise, Expect, Item, Trained
 from nngrade.reference.insurance.solution import SOLUTION
 
 _NET = {"hidden": [16], "activation": "relu"}
@@ -122,6 +122,10 @@ ITEMS = (
             Expect("test_loss", "test_loss, the MSE of y_pred against y_test", rtol=1e-5,
                    hint="test_loss = criterion(y_pred, y_test).item()"),
         ),
+        # measured outside the student's kernel: its trained weights, in the network the model
+        # cell builds, on the notebook's own test set
+        trained=Trained(module="model", cell="insurance.model", build="build_trained",
+                        probe="probe_trained"),
         state=(
             # Measured: ReLU/tanh networks of 4-64 units in 1-3 hidden layers, 5 seeds each,
             # end at 1.00-1.42x the reference's test loss under this recipe; a network that
