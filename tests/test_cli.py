@@ -143,8 +143,13 @@ def test_ctrl_c_stops_the_class_keeps_finished_grades_and_the_rerun_grades_the_r
     for student in ("alice", "bob", "carol"):
         shutil.copytree(CLASS / student, tmp_path / "class" / student)
     out = tmp_path / "grades"
-    command = [sys.executable, "-m", "nngrade", "grade", str(tmp_path / "class"), "--out",
-               str(out), "--jobs", "1", "--quiet"]
+    args = ["grade", str(tmp_path / "class"), "--out", str(out), "--jobs", "1", "--quiet"]
+    # a background job (as CI may run this suite) inherits SIGINT ignored: restore what a
+    # terminal gives, where Ctrl-C raises KeyboardInterrupt
+    command = [sys.executable, "-c", "import signal, sys\n"
+               "signal.signal(signal.SIGINT, signal.default_int_handler)\n"
+               "from nngrade.grader.cli import main\n"
+               f"sys.exit(main({args!r}))"]
     proc = subprocess.Popen(command, start_new_session=True, stdout=subprocess.DEVNULL,
                             stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 240
