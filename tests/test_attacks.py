@@ -86,3 +86,28 @@ def test_a_code_cell_of_tens_of_megabytes_is_graded_like_any_other(grader, tmp_p
     report = grade_answers(grader, EXERCISE, tmp_path, {"insurance.filter": cell}, rest="blank")
     item = items_of(report)["insurance.filter"]
     assert item.status == "passed", item.message
+
+
+_RIGHT_PRED = "with torch.no_grad():\n    y_pred = model(X_test)\n"
+
+
+@pytest.mark.parametrize("answer, words", [
+    # an array-like that claims to be anything: not a tensor, so never converted
+    (_RIGHT_PRED + "class Anything:\n    def __array__(self, *a, **k):\n"
+                   "        import numpy\n        return numpy.zeros((len(X_test), 1))\n"
+                   "    def __eq__(self, other):\n        return True\n"
+                   "y_pred = Anything()\ntest_loss = 0.0\n", ["`y_pred` should be a tensor"]),
+    # a number that raises when the grader reads it
+    (_RIGHT_PRED + "class Boom(float):\n    def __float__(self):\n"
+                   "        raise RuntimeError('gotcha')\ntest_loss = Boom(1.0)\n",
+     ["float(test_loss) raised RuntimeError: gotcha"]),
+    # a number that kills the process when the grader reads it
+    (_RIGHT_PRED + "import os\nclass Bye:\n    def __float__(self):\n        os._exit(0)\n"
+                   "test_loss = Bye()\n", ["died"]),
+])
+def test_objects_that_lie_raise_or_exit_when_inspected_cost_their_item(grader, tmp_path, answer,
+                                                                       words):
+    report = grade_answers(grader, EXERCISE, tmp_path, {"insurance.evaluate": answer}, rest="blank")
+    item = items_of(report)["insurance.evaluate"]
+    assert item.score == 0 and item.status in ("failed", "error")
+    assert all(w in item.message for w in words), item.message
