@@ -118,7 +118,15 @@ def test_gradescope_bundle_grades_a_submission_laid_out_as_gradescope_does(tmp_p
         assert {"setup.sh", "run_autograder", "source/data/insurance.csv",
                 "source/nngrade/grader/grade.py",
                 "source/nngrade/exercises/01_insurance_regression.ipynb"} <= set(zf.namelist())
-    assert "torch==2.13.0" in (root / "setup.sh").read_text()
+    setup = (root / "setup.sh").read_text()
+    assert "torch==2.13.0" in setup
+    # every dependency the package declares is installed on Gradescope's machine
+    import re
+    import tomllib
+
+    declared = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["dependencies"]
+    for requirement in declared:
+        assert re.split(r"[\s<>=!~;\[]", requirement)[0] in setup, requirement
     (root / "submission").mkdir()
     (root / "submission" / "homework.ipynb").write_bytes((CLASS / "alice" / f"{STEM}.ipynb").read_bytes())
     env = {**os.environ, "AUTOGRADER_ROOT": str(root),
