@@ -24,6 +24,11 @@ import sklearn.preprocessing  # noqa: E402,F401
 import torch  # noqa: E402
 
 import nngrade.grader.observe  # noqa: E402,F401
+
+try:  # finding libseccomp runs ldconfig twice (25 ms): once here, not in every child
+    import pyseccomp  # noqa: F401
+except (ImportError, OSError, AttributeError):
+    pass
 import nngrade.grader.worker  # noqa: E402,F401
 
 torch.set_num_threads(1)
