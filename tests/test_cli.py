@@ -84,8 +84,13 @@ def test_grade_prints_the_json_contract_and_writes_reports(tmp_path, capsys):
 
 
 def test_grade_shows_progress_with_failures_on_stderr(tmp_path, capsys):
-    paths = [str(CLASS / "bob" / f"{STEM}.ipynb"), str(CLASS / "frank" / f"{STEM}.ipynb")]
-    assert main(["grade", *paths, "--out", str(tmp_path)]) == 0
+    from nngrade.grader import solution
+
+    blank = tmp_path / "blank" / f"{STEM}.ipynb"
+    blank.parent.mkdir()
+    blank.write_text(solution.blank_notebook_text(STEM))
+    paths = [str(blank), str(CLASS / "frank" / f"{STEM}.ipynb")]
+    assert main(["grade", *paths, "--out", str(tmp_path / "out")]) == 0
     err = capsys.readouterr().err
     assert "2/2" in err and "1 not gradable, 1 lost points" in err
 
