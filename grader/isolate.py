@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ctypes
 import os
+import sys
 from typing import Iterable
 
 from nngrade.grader.syscalls import FILTERED
@@ -30,10 +31,15 @@ ALL = (NO_NETWORK, READ_ONLY, HIDDEN, OWN_PIDS, FILTERED)
 
 
 def _libc() -> ctypes.CDLL | None:
+    """The C library, where it has the Linux calls used here (None on macOS and the like:
+    the run then goes on with resource limits alone, and says so)."""
+    if not sys.platform.startswith("linux"):
+        return None
     try:
-        return ctypes.CDLL(None, use_errno=True)
+        libc = ctypes.CDLL(None, use_errno=True)
     except OSError:
         return None
+    return libc if all(hasattr(libc, name) for name in ("unshare", "mount")) else None
 
 
 def _write(path: str, text: str) -> None:

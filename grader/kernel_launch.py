@@ -23,8 +23,8 @@ PR_SET_PDEATHSIG = 1
 
 
 def _become_kernel(rest: list[str], held: list[str], report: int | None, filtered: bool) -> None:
-    libc = ctypes.CDLL(None, use_errno=True)
-    libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)  # the launcher killed: the namespace goes too
+    if sys.platform.startswith("linux"):  # the launcher killed: the namespace goes too
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
     if os.getppid() == 0 and isolate.OWN_PIDS not in held:  # pid 1 of its namespace
         held.append(isolate.OWN_PIDS)
     if filtered and syscalls.restrict(allow_exec=True):
@@ -69,7 +69,10 @@ def main(argv: list[str]) -> None:
             held.append(isolate.HIDDEN)
     for which, value in ((resource.RLIMIT_AS, args.memory), (resource.RLIMIT_CPU, args.cpu),
                          (resource.RLIMIT_FSIZE, args.fsize)):
-        resource.setrlimit(which, (value, value))
+        try:
+            resource.setrlimit(which, (value, value))
+        except (ValueError, OSError):  # a limit this system does not take (RLIMIT_AS on macOS)
+            pass
     signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
     rest = [a for a in args.rest if a != "--"]
     if args.workdir and isolate.own_pid_namespace():

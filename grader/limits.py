@@ -55,7 +55,10 @@ def _lower(which: int, value: int) -> None:
     soft, hard = resource.getrlimit(which)
     if hard != resource.RLIM_INFINITY:
         value = min(value, hard)
-    resource.setrlimit(which, (value, value if hard == resource.RLIM_INFINITY else hard))
+    try:
+        resource.setrlimit(which, (value, value if hard == resource.RLIM_INFINITY else hard))
+    except (ValueError, OSError):  # a limit this system does not take (RLIMIT_AS on macOS)
+        pass
 
 
 def apply(limits: Limits, *, cpu_seconds: float | None = None) -> None:

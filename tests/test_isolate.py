@@ -57,3 +57,17 @@ def test_both_ways_into_the_namespaces_give_the_same_sandbox(tmp_path, how):
     assert result["seen"] == {"network": "OSError", "outside": "OSError", "scratch": "fine",
                               "secret": [], "big": "OSError"}
     assert not outside.exists()
+
+
+def test_where_the_linux_calls_are_missing_nothing_is_claimed_and_nothing_breaks(tmp_path):
+    # run apart: were the guard to fail, this process would lose its network and file system
+    script = textwrap.dedent(f"""
+        import sys
+        sys.platform = "darwin"
+        from nngrade.grader import isolate
+        print(isolate.enter({str(tmp_path)!r}), isolate.hide([{str(tmp_path)!r}]),
+              isolate.own_pid_namespace())
+    """)
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                         timeout=60, check=True)
+    assert out.stdout.split() == ["[]", "False", "False"]
