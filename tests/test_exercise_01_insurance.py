@@ -231,3 +231,24 @@ def test_overwriting_test_loss_in_a_later_cell_does_not_pass_the_bound(grader, t
     evaluate = items["insurance.evaluate"]
     assert evaluate.status == "failed" and "test loss of your trained network" in evaluate.message
     assert "in your notebook's own run" in evaluate.message
+
+
+def test_the_graders_test_set_is_the_one_the_notebook_builds():
+    # the trained-network bound is measured on cases._notebook_test_set(), a copy of the
+    # notebook's given data cell: the two must not drift apart
+    import numpy as np
+
+    from nngrade.grader import kernel, runs
+    from nngrade.reference.insurance import cases
+
+    nb = solution.filled_notebook(EXERCISE)
+    model_cell = next(i for i, c in enumerate(nb.cells)
+                      if c.get("metadata", {}).get("nngrade", {}).get("item") == "insurance.model")
+    nb.cells = nb.cells[:model_cell]
+    run = kernel.execute(nb, state_names=["X_test", "y_test"], env=runs.sandbox_env())
+    x_bytes, y_bytes, n = cases._notebook_test_set()
+    np.testing.assert_array_equal(run.state["X_test"].reshape(-1),
+                                  np.frombuffer(x_bytes, dtype=np.float32))
+    np.testing.assert_array_equal(run.state["y_test"].reshape(-1),
+                                  np.frombuffer(y_bytes, dtype=np.float32))
+    assert len(run.state["X_test"]) == n
