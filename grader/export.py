@@ -16,6 +16,7 @@ from importlib import metadata
 from pathlib import Path
 
 from nngrade.datasets import DATA_FILES, data_path
+from nngrade.errors import SetupError
 
 PACKAGES = ("nngrade", "nngrade.grader", "nngrade.reference", "nngrade.datasets",
             "nngrade.exercises")
@@ -24,8 +25,13 @@ TORCH = "torch==2.13.0"  # the CPU build, as constraints.txt pins it
 
 def requirements() -> list[str]:
     """The installed package's own dependencies (extras aside), torch pinned."""
+    try:
+        declared = metadata.requires("nngrade") or []
+    except metadata.PackageNotFoundError:
+        raise SetupError("nngrade is not installed (pip install .), so its dependencies "
+                         "for the bundle are unknown") from None
     found = []
-    for requirement in metadata.requires("nngrade") or []:
+    for requirement in declared:
         if "extra ==" in requirement:
             continue
         name = re.split(r"[\s<>=!~;\[]", requirement, maxsplit=1)[0]
