@@ -17,7 +17,7 @@ import resource
 import signal
 import sys
 
-from nngrade.grader import isolate, syscalls
+from nngrade.grader import isolate, limits, syscalls
 
 PR_SET_PDEATHSIG = 1
 
@@ -29,7 +29,6 @@ def _become_kernel(rest: list[str], held: list[str], report: int | None, filtere
         held.append(isolate.OWN_PIDS)
     if filtered and syscalls.restrict(allow_exec=True):
         held.append(syscalls.FILTERED)
-    os.environ["NNGRADE_PROTECTIONS"] = ";".join(held)
     if report is not None:
         os.write(report, ";".join(held).encode())
         os.close(report)
@@ -69,10 +68,7 @@ def main(argv: list[str]) -> None:
             held.append(isolate.HIDDEN)
     for which, value in ((resource.RLIMIT_AS, args.memory), (resource.RLIMIT_CPU, args.cpu),
                          (resource.RLIMIT_FSIZE, args.fsize)):
-        try:
-            resource.setrlimit(which, (value, value))
-        except (ValueError, OSError):  # a limit this system does not take (RLIMIT_AS on macOS)
-            pass
+        limits.lower(which, value)
     signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
     rest = [a for a in args.rest if a != "--"]
     if args.workdir and isolate.own_pid_namespace():

@@ -51,7 +51,9 @@ def mapped_bytes() -> int:
     return 0
 
 
-def _lower(which: int, value: int) -> None:
+def lower(which: int, value: int) -> None:
+    """Set the soft and hard limit ``which`` to ``value`` (at most the current hard limit);
+    a limit this system does not take is left as it is."""
     soft, hard = resource.getrlimit(which)
     if hard != resource.RLIM_INFINITY:
         value = min(value, hard)
@@ -67,9 +69,9 @@ def apply(limits: Limits, *, cpu_seconds: float | None = None) -> None:
     A write past the file-size cap raises an error in the writer instead of killing the
     process, so the student sees "output too large" rather than a vanished cell.
     """
-    _lower(resource.RLIMIT_AS, mapped_bytes() + limits.memory)
+    lower(resource.RLIMIT_AS, mapped_bytes() + limits.memory)
     cpu = cpu_seconds if cpu_seconds is not None else limits.timeout
-    _lower(resource.RLIMIT_CPU, int(cpu) + 2)
-    _lower(resource.RLIMIT_FSIZE, limits.output)
-    _lower(resource.RLIMIT_NOFILE, limits.open_files)
+    lower(resource.RLIMIT_CPU, int(cpu) + 2)
+    lower(resource.RLIMIT_FSIZE, limits.output)
+    lower(resource.RLIMIT_NOFILE, limits.open_files)
     signal.signal(signal.SIGXFSZ, signal.SIG_IGN)

@@ -17,11 +17,16 @@ import errno
 
 FILTERED = "no new processes, mounts, namespaces or tracing (seccomp)"
 
+# flags of clone(2) and unshare(2)
 CLONE_THREAD = 0x00010000
-# namespace flags of clone(2): a thread may not take any of them (a new mount namespace is a
-# copy in which the hiding mounts could be undone)
-_CLONE_NAMESPACES = (0x00000080, 0x02000000, 0x04000000, 0x08000000, 0x00020000,
-                     0x10000000, 0x20000000, 0x40000000)
+CLONE_NEWNS, CLONE_NEWPID = 0x00020000, 0x20000000
+CLONE_NEWUSER, CLONE_NEWNET = 0x10000000, 0x40000000
+CLONE_NEWTIME, CLONE_NEWCGROUP = 0x00000080, 0x02000000
+CLONE_NEWUTS, CLONE_NEWIPC = 0x04000000, 0x08000000
+# a thread may take none of them (a new mount namespace is a copy in which the hiding mounts
+# could be undone)
+_CLONE_NAMESPACES = (CLONE_NEWNS, CLONE_NEWPID, CLONE_NEWUSER, CLONE_NEWNET, CLONE_NEWTIME,
+                     CLONE_NEWCGROUP, CLONE_NEWUTS, CLONE_NEWIPC)
 
 _REFUSED = (
     # processes: a thread is a clone with CLONE_THREAD, handled below
@@ -42,7 +47,8 @@ def restrict(*, allow_exec: bool = False) -> bool:
     """Load the filter into this process (and all it execs); True if it is in force.
 
     ``allow_exec`` keeps ``execve`` open for a launcher that must still become the kernel;
-    new processes stay refused either way, so nothing the student runs can exec."""
+    new processes stay refused either way, so code run after it can at most replace its own
+    process, never start another."""
     try:
         import pyseccomp as sc
     except (ImportError, OSError, AttributeError):  # no libseccomp on this machine
