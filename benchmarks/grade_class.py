@@ -22,10 +22,12 @@ from pathlib import Path
 import nbformat
 from nbclient import NotebookClient
 
-from nngrade.grader import batch, sandbox, solution
-from nngrade.grader.grade import Grader
-from nngrade.grader.kernel import KernelLimits
-from nngrade.grader.limits import Limits
+from nngrade.grader.grading import batch
+from nngrade.grader.sandbox import runner
+from nngrade.grader.grading import solution
+from nngrade.grader.grading.grade import Grader
+from nngrade.grader.grading.kernel import KernelLimits
+from nngrade.grader.sandbox.limits import Limits
 from nngrade.reference import load_exercise
 
 REPO = Path(__file__).resolve().parent.parent
@@ -102,7 +104,7 @@ def main() -> int:
     for name in args.exercises:
         exercise = load_exercise(name)
         started = time.monotonic()
-        sandbox.start_server()
+        runner.start_server()
         grader.reference(exercise)
         print(f"{exercise.stem}: fork server + reference observations "
               f"{time.monotonic() - started:.1f} s (once per batch; cached on disk after)")

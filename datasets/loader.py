@@ -1,10 +1,11 @@
 """Find, verify and (if allowed) download the registered data files.
 
 Lookup order for a file: the folder in ``NNGRADE_DATA_DIR`` if set, then the per-user cache
-(``<cache root>/data``, the root being ``NNGRADE_CACHE_DIR`` or platformdirs' user cache dir).
-Only a copy whose sha256 matches the registry is ever used. A missing file is downloaded into
-the cache unless ``NNGRADE_OFFLINE`` is set, which the grader does so that grading never
-touches the network.
+(``<cache root>/data``, the root being ``NNGRADE_CACHE_DIR`` or platformdirs' user cache dir),
+then the copy that ships inside this package (``insurance.csv`` does). Only a copy whose
+sha256 matches the registry is ever used. A file found nowhere is downloaded into the cache
+unless ``NNGRADE_OFFLINE`` is set, which the grader does so that grading never touches the
+network.
 """
 
 from __future__ import annotations
@@ -20,13 +21,11 @@ from pathlib import Path
 import pandas as pd
 import platformdirs
 
+from nngrade.config import APP_NAME, ENV_CACHE_DIR, ENV_DATA_DIR, ENV_OFFLINE
 from nngrade.errors import DatasetError
 
 from .registry import DATA_FILES, DataFile
 
-ENV_DATA_DIR = "NNGRADE_DATA_DIR"
-ENV_CACHE_DIR = "NNGRADE_CACHE_DIR"
-ENV_OFFLINE = "NNGRADE_OFFLINE"
 DEFAULT_TIMEOUT = 30.0
 
 # Hashing on every load would dominate repeated loads in one grading run; a file whose path,
@@ -46,8 +45,13 @@ def offline() -> bool:
 
 def cache_dir() -> Path:
     """The folder downloaded data files go to: ``<NNGRADE_CACHE_DIR or user cache>/data``."""
-    root = _env(ENV_CACHE_DIR) or platformdirs.user_cache_dir("nngrade")
+    root = _env(ENV_CACHE_DIR) or platformdirs.user_cache_dir(APP_NAME)
     return Path(root).expanduser().absolute() / "data"
+
+
+def packaged(entry: DataFile) -> Path:
+    """Where the package's own copy of a data file is (it may not ship one)."""
+    return Path(__file__).resolve().parent / entry.filename
 
 
 def _sha256_file(path: Path) -> str:
@@ -132,8 +136,9 @@ def _download(entry: DataFile, timeout: float) -> Path:
 def data_path(name: str, *, download: bool = True, timeout: float = DEFAULT_TIMEOUT) -> Path:
     """Return the local path of the verified data file registered as ``name``.
 
-    Looks in ``NNGRADE_DATA_DIR`` first, then in the user cache; downloads into the cache if
-    the file is in neither, ``download`` is true and ``NNGRADE_OFFLINE`` is not set.
+    Looks in ``NNGRADE_DATA_DIR`` first, then in the user cache, then in the package; downloads
+    into the cache if the file is in none of them, ``download`` is true and ``NNGRADE_OFFLINE``
+    is not set.
 
     Raises:
         DatasetError: the name is unknown, a local copy has the wrong checksum, or the file
@@ -144,7 +149,7 @@ def data_path(name: str, *, download: bool = True, timeout: float = DEFAULT_TIME
     except KeyError:
         known = ", ".join(sorted(DATA_FILES))
         raise DatasetError(f"no data file named {name!r}; known: {known}") from None
-    candidates = [cache_dir() / entry.filename]
+    candidates = [cache_dir() / entry.filename, packaged(entry)]
     data_dir = _env(ENV_DATA_DIR)
     if data_dir:
         candidates.insert(0, Path(data_dir).expanduser().absolute() / entry.filename)

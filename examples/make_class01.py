@@ -15,7 +15,7 @@ from pathlib import Path
 
 import nbformat
 
-from nngrade.grader.solution import filled_notebook
+from nngrade.grader.grading.solution import filled_notebook
 from nngrade.reference import load_exercise
 
 STEM = "01_insurance_regression"

@@ -1,8 +1,16 @@
-"""The grading engine: knows nothing about any exercise.
+"""The grading engine: knows nothing about any exercise but its declaration.
 
-Data flows one way, each stage a module:
-``notebook`` (read/validate) -> ``kernel`` (execute the whole notebook) and ``sandbox``/``worker``
-(run each item's cell with grader-controlled inputs) -> ``compare`` (check observations against
-the reference's) -> ``report`` (aggregate and render). ``grade`` wires the stages for one
-submission, ``batch`` for a class, ``cli`` is the command line.
+Data flows one way, one package per part of the flow::
+
+    grading.notebook  (read, validate)           -> Submission
+    grading.kernel    (the whole notebook, in a sandboxed kernel)
+    grading.requests + sandbox.runner            -> observations (plain data, sandbox.wire)
+    grading.expected  (the reference, same path)  -> the reference's observations
+    grading.compare   (in the grader's process)   -> verdicts
+    grading.grade     (one submission)            -> report.SubmissionReport
+    outputs.*         (text, JSON, pages, CSV, Gradescope, GitHub Classroom)
+
+``spec`` is the declaration an exercise gives (plain data); ``probes`` is the one API that an
+exercise's ``cases`` module uses inside the sandbox; ``config`` holds the names and numbers
+more than one module needs; ``cli`` is the command line.
 """

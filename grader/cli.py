@@ -16,11 +16,17 @@ from typing import Sequence
 from tqdm import tqdm
 
 from nngrade.errors import NngradeError, SetupError
-from nngrade.grader import (batch, classroom, gradescope, isolate, kernel, outdir, report,
-                            solution)
-from nngrade.grader.grade import Grader
-from nngrade.grader.limits import Limits
-from nngrade.grader.store import ResultStore
+from nngrade.grader.grading import batch
+from nngrade.grader.outputs import classroom
+from nngrade.grader.outputs import gradescope
+from nngrade.grader.sandbox import namespaces
+from nngrade.grader.grading import kernel
+from nngrade.grader.outputs import outdir, text
+from nngrade.grader import report
+from nngrade.grader.grading import solution
+from nngrade.grader.grading.grade import Grader
+from nngrade.grader.sandbox.limits import Limits
+from nngrade.grader.grading.store import ResultStore
 from nngrade.reference import exercise_names, load_exercise
 
 EXIT_OK, EXIT_POINTS_LOST, EXIT_BROKEN = 0, 1, 2
@@ -82,7 +88,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _warn_protections(subs: Sequence[report.SubmissionReport]) -> None:
-    missing = report.missing_protections(subs, isolate.ALL)
+    missing = report.missing_protections(subs, namespaces.ALL)
     if missing:
         print("nngrade: warning: this machine did not allow these protections, so student code "
               "ran without them: " + "; ".join(missing), file=sys.stderr)
@@ -94,7 +100,7 @@ def _check(args: argparse.Namespace) -> int:
     if args.format == "json":
         print(report.to_json(report.GradeReport((result,))))
     else:
-        print(report.render_submission(result))
+        print(text.render_submission(result))
     if args.gradescope:
         args.gradescope.parent.mkdir(parents=True, exist_ok=True)
         args.gradescope.write_text(json.dumps(gradescope.results(result), indent=2))
@@ -135,12 +141,12 @@ def _grade(args: argparse.Namespace) -> int:
     if args.format == "json":
         print(report.to_json(graded))
     else:
-        print(report.render_table(graded.submissions))
+        print(text.render_table(graded.submissions))
     return EXIT_OK
 
 
 def _validate(args: argparse.Namespace) -> int:
-    from nngrade.grader.validate import validate
+    from nngrade.grader.grading.validate import validate
 
     failed = False
     for outcome in validate(args.exercises or None):
@@ -157,7 +163,7 @@ def _validate(args: argparse.Namespace) -> int:
 
 
 def _export(args: argparse.Namespace) -> int:
-    from nngrade.grader.export import gradescope_bundle
+    from nngrade.grader.outputs.export import gradescope_bundle
 
     print(f"wrote {gradescope_bundle(args.output)}")
     return EXIT_OK

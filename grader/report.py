@@ -1,4 +1,6 @@
-"""Grade reports: the typed result of grading, and its renderings (terminal text, JSON).
+"""Grade reports: the typed result of grading, and its JSON form (the contract).
+
+Renderings for people live in ``nngrade.grader.outputs``.
 
 The JSON shape is a contract (DESIGN.md): ``{"submissions": [{"path", "exercise", "score",
 "max_score", "items": [{"id", "score", "max_score", "status", "message"}], "errors"}]}``.
@@ -81,53 +83,8 @@ def to_json(report: GradeReport) -> str:
     return json.dumps(report.to_dict(), indent=2)
 
 
-_MARK = {"passed": "PASS", "failed": "FAIL", "error": "ERROR", "manual": "MANUAL"}
-
-
-def _points(value: float) -> str:
-    return f"{value:g}"
-
-
-def render_submission(sub: SubmissionReport) -> str:
-    """Feedback on one notebook for a person: each item, why points were lost, and hints."""
-    lines = [f"{sub.path}  [{sub.exercise or 'unknown exercise'}]"]
-    if sub.errors:
-        lines += [f"  could not be graded: {e}" for e in sub.errors]
-        return "\n".join(lines)
-    for item in sub.items:
-        lines.append(f"  {_MARK[item.status]:6} {item.id:28} "
-                     f"{_points(item.score)}/{_points(item.max_score)}")
-        if item.message:
-            lines.append(f"         {item.message}")
-        if item.hint and item.status != "passed":
-            lines.append(f"         hint: {item.hint}")
-    for problem in sub.problems:
-        lines.append(f"  note: {problem}")
-    if sub.cell_errors:
-        lines.append("  your notebook's own run:")
-        lines += [f"    {e}" for e in sub.cell_errors]
-    lines.append(f"  Points {_points(sub.score)}/{_points(sub.max_score)}")
-    return "\n".join(lines)
-
-
 def missing_protections(subs: Iterable[SubmissionReport], expected: Iterable[str]) -> list[str]:
     """The protections that were not in force for at least one graded submission."""
     wanted = list(expected)
     graded = [s for s in subs if s.graded and s.items]
     return [p for p in wanted if any(p not in s.protections for s in graded)]
-
-
-def render_table(subs: Iterable[SubmissionReport]) -> str:
-    """One line per submission: the grade table of a class."""
-    rows = list(subs)
-    width = max([len(s.path) for s in rows] + [10])
-    lines = [f"{'submission':{width}}  {'exercise':24} {'points':>9}  status"]
-    for s in rows:
-        if s.errors:
-            status, points = "not graded: " + s.errors[0], "-"
-        else:
-            lost = [i.id for i in s.items if i.status in ("failed", "error")]
-            status = "full marks" if not lost else "lost: " + ", ".join(lost)
-            points = f"{_points(s.score)}/{_points(s.max_score)}"
-        lines.append(f"{s.path:{width}}  {(s.exercise or '?'):24} {points:>9}  {status}")
-    return "\n".join(lines)

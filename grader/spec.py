@@ -13,19 +13,32 @@ from typing import Any, Literal, Mapping
 Rule = Literal["close", "equal", "at_most", "at_least", "contains"]
 
 
+ABS_FLOOR = 1e-12
+
+
 @dataclass(frozen=True)
 class Expect:
     """One comparison of a student's observation with the reference's, by key.
 
     ``what`` names the observed thing in a student's words ("the rows kept in df");
-    ``hint`` says what to look at when this comparison fails.
+    ``hint`` says what to look at when this comparison fails. The rules:
+
+    - ``close``: same shape, and ``|found - expected| <= atol + rtol * |expected|``
+      elementwise. ``atol`` defaults to ``ABS_FLOOR`` (1e-12, as pytest's ``approx``) so that an
+      expected exact zero accepts rounding noise instead of demanding an exact zero; NaN
+      where the reference has NaN is equal (both computed the same undefined value).
+    - ``equal``: exactly equal (arrays: same shape and values; numbers: 448 == 448.0, a bool is
+      never a number; NaN equals NaN for the same reason as above); tolerances are ignored.
+    - ``at_most`` / ``at_least``: one number against ``factor`` times the reference's; NaN
+      meets no bound.
+    - ``contains``: every expected array is among the found ones, each compared as ``close``.
     """
 
     key: str
     what: str
     rule: Rule = "close"
     rtol: float = 1e-7
-    atol: float = 0.0
+    atol: float = ABS_FLOOR
     factor: float = 1.0
     hint: str = ""
 
@@ -94,7 +107,9 @@ class Exercise:
 
     ``data`` names the data files (``nngrade.datasets`` registry) the notebook and its cases
     read; the grader makes sure they are on disk before any student code runs, because
-    nothing is downloaded while a submission runs.
+    nothing is downloaded while a submission runs. ``preload`` names the modules the warm
+    fork server imports once, so that an item run does not pay for them (library modules
+    only: a forked child inherits everything the server holds).
     """
 
     stem: str
@@ -104,6 +119,7 @@ class Exercise:
     solution: Mapping[str, str]
     preamble: str = ""
     data: tuple[str, ...] = ()
+    preload: tuple[str, ...] = ()
 
     @property
     def max_score(self) -> float:

@@ -9,8 +9,6 @@ import pytest
 
 REPO = Path(__file__).resolve().parent.parent
 
-# The data file lives outside the repository (CI and the README point NNGRADE_DATA_DIR at it).
-os.environ.setdefault("NNGRADE_DATA_DIR", str(REPO.parent / "shared" / "datasets"))
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -30,8 +28,8 @@ def private_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def grader():
     """One Grader for the session, so each exercise's reference runs once; short timeouts keep
     the endless-loop examples cheap."""
-    from nngrade.grader.grade import Grader
-    from nngrade.grader.kernel import KernelLimits
-    from nngrade.grader.limits import Limits
+    from nngrade.grader.grading.grade import Grader
+    from nngrade.grader.grading.kernel import KernelLimits
+    from nngrade.grader.sandbox.limits import Limits
 
     return Grader(Limits(timeout=20), KernelLimits(cell_timeout=20))

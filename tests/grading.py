@@ -7,8 +7,9 @@ from typing import Mapping
 
 import nbformat
 
-from nngrade.grader import sandbox, solution
-from nngrade.grader.limits import Limits
+from nngrade.grader.sandbox import runner
+from nngrade.grader.grading import solution
+from nngrade.grader.sandbox.limits import Limits
 from nngrade.grader.report import ItemResult, SubmissionReport
 from nngrade.grader.spec import Exercise
 
@@ -78,8 +79,8 @@ def given_source(exercise: Exercise, marker: str) -> str:
     return found[0]
 
 
-def run_cell(source: str, hide: tuple[str, ...] = (), **limits) -> sandbox.RunResult:
+def run_cell(source: str, hide: tuple[str, ...] = (), **limits) -> runner.RunResult:
     """Run ``source`` in a sandbox with ``sandbox_cases``' inputs (x = 3) and probe (y)."""
-    return sandbox.run(sandbox.RunRequest(
+    return runner.run(runner.RunRequest(
         source=source, cases_module="sandbox_cases", build="build", probe="probe",
         writes=("y",), hide=hide, limits=Limits(**{"timeout": 10, **limits})))

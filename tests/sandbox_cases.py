@@ -1,6 +1,6 @@
 """A tiny cases module for the sandbox tests (imported inside sandboxed children)."""
 
-from nngrade.grader.worker import ProbeError
+from nngrade.grader.probes import ProbeError
 
 
 def build(**kw):
@@ -13,3 +13,8 @@ def probe(ns, **kw):
     if not isinstance(ns["y"], int):
         raise ProbeError("y should be an int")
     return {"y": ns["y"]}
+
+
+def build_broken(**kw):
+    """Inputs the grader fails to build (its own bug, not the student's)."""
+    raise RuntimeError("the grader's inputs could not be built")

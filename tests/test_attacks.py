@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from nngrade.grader.limits import GiB
+from nngrade.grader.sandbox.limits import GiB
 from nngrade.reference import load_exercise
 
 from grading import grade_answers, items_of

@@ -60,6 +60,7 @@ def test_check_exits_1_when_points_are_lost_and_writes_gradescope_and_classroom_
 
 def test_check_exits_2_when_the_file_cannot_be_graded(tmp_path, capsys):
     assert main(["check", str(CLASS / "frank" / f"{STEM}.ipynb")]) == 2
+    assert "could not be graded: the file is not valid JSON" in capsys.readouterr().out
     other = tmp_path / "notes.ipynb"
     other.write_text(json.dumps({"cells": [], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}))
     assert main(["check", str(other)]) == 2
@@ -84,7 +85,7 @@ def test_grade_prints_the_json_contract_and_writes_reports(tmp_path, capsys):
 
 
 def test_grade_shows_progress_with_failures_on_stderr(tmp_path, capsys):
-    from nngrade.grader import solution
+    from nngrade.grader.grading import solution
 
     blank = tmp_path / "blank" / f"{STEM}.ipynb"
     blank.parent.mkdir()
@@ -100,6 +101,7 @@ def test_grade_with_nothing_to_grade_exits_2(tmp_path, capsys):
     assert "no such file or folder" in capsys.readouterr().err
     (tmp_path / "empty").mkdir()
     assert main(["grade", str(tmp_path / "empty"), "--quiet"]) == 2
+    assert "no notebooks found in" in capsys.readouterr().err
 
 
 def test_solution_of_an_unknown_exercise_exits_2(tmp_path, capsys):
@@ -121,7 +123,7 @@ def test_gradescope_bundle_grades_a_submission_laid_out_as_gradescope_does(tmp_p
         assert len(names) == len(set(names)), "a file was added to the bundle twice"
         zf.extractall(root)
         assert {"setup.sh", "run_autograder", "source/data/insurance.csv",
-                "source/nngrade/grader/grade.py",
+                "source/nngrade/grader/grading/grade.py",
                 "source/nngrade/exercises/01_insurance_regression.ipynb"} <= set(zf.namelist())
     setup = (root / "setup.sh").read_text()
     assert "torch==2.13.0" in setup
@@ -152,7 +154,7 @@ def test_ctrl_c_stops_the_class_keeps_finished_grades_and_the_rerun_grades_the_r
     import signal
     import time
 
-    from nngrade.grader import solution
+    from nngrade.grader.grading import solution
 
     for student in ("ann", "ben", "cy"):  # blank notebooks, the quickest to grade, each its own
         nb = json.loads(solution.blank_notebook_text(STEM))

@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from nngrade.grader.compare import check
+from nngrade.grader.grading.compare import check
 from nngrade.grader.spec import Expect
 
 CLOSE = Expect("y", "the predictions", rtol=1e-5)
@@ -83,3 +83,25 @@ def test_hidden_message_names_both_tolerances():
     rule = Expect("y", "the values", rtol=0.0, atol=1e-9)
     verdict = check(rule, {"y": np.array([1.0])}, {"y": np.array([2.0])}, hidden=True)
     assert "rtol=0, atol=1e-09" in verdict.message
+
+
+def test_an_expected_exact_zero_accepts_rounding_noise_but_not_a_real_difference():
+    zero = {"y": np.zeros(3)}
+    assert check(CLOSE, {"y": np.array([0.0, 1e-15, -3e-13])}, zero).ok
+    assert not check(CLOSE, {"y": np.array([0.0, 1e-9, 0.0])}, zero).ok
+    assert not check(Expect("y", "y", atol=0.0), {"y": np.array([1e-15])}, {"y": np.zeros(1)}).ok
+
+
+def test_nan_where_the_reference_has_nan_is_equal_in_close_equal_and_contains():
+    nan = np.array([1.0, np.nan])
+    assert check(CLOSE, {"y": nan.copy()}, {"y": nan}).ok
+    assert check(Expect("y", "y", rule="equal"), {"y": float("nan")}, {"y": float("nan")}).ok
+    contains = Expect("y", "the plotted data", rule="contains")
+    assert check(contains, {"y": [np.array([5.0]), nan.copy()]}, {"y": [nan]}).ok
+    assert not check(CLOSE, {"y": np.array([1.0, 2.0])}, {"y": nan}).ok
+
+
+def test_nan_meets_no_bound():
+    bound = Expect("loss", "the test loss", rule="at_most", factor=1.5)
+    assert not check(bound, {"loss": float("nan")}, {"loss": 1.0}).ok
+    assert check(bound, {"loss": 1.4}, {"loss": 1.0}).ok

@@ -21,12 +21,8 @@ from nngrade.datasets import loader
 from nngrade.errors import DatasetError
 
 REPO = Path(__file__).resolve().parent.parent
-# Read at import time, before the fixture below clears the variable for each test.
-REAL_FILE = (
-    Path(os.environ.get("NNGRADE_DATA_DIR") or REPO.parent / "shared" / "datasets")
-    / "insurance.csv"
-)
 ENTRY = DATA_FILES["insurance"]
+REAL_FILE = loader.packaged(ENTRY)  # the copy that ships inside the package
 REAL_FETCH = loader._fetch  # the autouse fixture replaces the seam in every test
 COLUMNS = ["age", "sex", "bmi", "children", "smoker", "region", "charges"]
 
@@ -38,6 +34,8 @@ def isolated(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
     monkeypatch.delenv("NNGRADE_OFFLINE", raising=False)
     monkeypatch.setenv("NNGRADE_CACHE_DIR", str(tmp_path / "cache-root"))
     monkeypatch.setattr(loader, "_digests", {})
+    # the lookup and download tests run as if the package shipped no copy
+    monkeypatch.setattr(loader, "packaged", lambda entry: tmp_path / "no-package" / entry.filename)
 
     def no_network(url: str, timeout: float) -> bytes:
         raise AssertionError(f"test tried to download {url}")
@@ -72,6 +70,23 @@ def serve(monkeypatch: pytest.MonkeyPatch, body: bytes | Exception) -> list[tupl
 
     monkeypatch.setattr(loader, "_fetch", fake_fetch)
     return calls
+
+
+def test_the_packaged_copy_is_used_offline_when_nothing_else_has_the_file(monkeypatch) -> None:
+    monkeypatch.undo()  # the real package, no data dir, no cache folder
+    monkeypatch.delenv("NNGRADE_DATA_DIR", raising=False)
+    monkeypatch.setenv("NNGRADE_OFFLINE", "1")
+    monkeypatch.setenv("NNGRADE_CACHE_DIR", "/nonexistent/nngrade-cache")
+    found = data_path("insurance")
+    assert found == REAL_FILE and found.parent == Path(loader.__file__).resolve().parent
+    assert len(load_insurance()) == 1338
+
+
+def test_a_damaged_packaged_copy_is_refused(monkeypatch, tmp_path) -> None:
+    bad = put(tmp_path / "pkg", b"age,charges\n1,2\n")
+    monkeypatch.setattr(loader, "packaged", lambda entry: bad)
+    with pytest.raises(DatasetError, match="does not match its checksum"):
+        data_path("insurance")
 
 
 def test_registry_pins_insurance_by_checksum_and_is_immutable() -> None:

@@ -10,7 +10,9 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from nngrade.grader import batch, isolate, solution
+from nngrade.grader.grading import batch
+from nngrade.grader.sandbox import namespaces
+from nngrade.grader.grading import solution
 from nngrade.reference import load_exercise
 
 REPO = Path(__file__).resolve().parent.parent
@@ -101,7 +103,7 @@ def test_endless_loop_costs_only_its_item_and_the_state_it_blocks(sample_class):
     assert outcome["insurance.train_step"] == outcome["insurance.plot"] == "passed"
     assert any("ran past" in e for e in erin.cell_errors)
     # a killed run reports nothing; the protections come from the runs that did report
-    assert set(erin.protections) == set(isolate.ALL)
+    assert set(erin.protections) == set(namespaces.ALL)
 
 
 def test_corrupt_file_is_reported_and_the_rest_of_the_class_is_graded(sample_class):
@@ -191,27 +193,34 @@ def test_more_right_but_different_answers_get_full_marks(grader, tmp_path):
 @pytest.mark.parametrize("variants", [ALMOST_RIGHT, MORE_ALMOST_RIGHT], ids=["set1", "set2"])
 def test_each_almost_right_answer_loses_its_item_with_a_reason(grader, tmp_path, variants):
     report = _grade(grader, tmp_path, {k: v[0] for k, v in variants.items()}, "almost")
+    assert {item.id for item in report.items} == set(variants) == set(POINTS)
     for item in report.items:
         assert item.status in ("failed", "error") and item.score == 0, item
         assert variants[item.id][1] in item.message, (item.id, item.message)
 
 
-def test_a_relative_data_dir_still_reaches_the_sandboxes(monkeypatch):
-    from nngrade.grader import runs, sandbox
+def test_a_relative_data_dir_still_reaches_the_sandboxes(monkeypatch, tmp_path):
+    import shutil
 
-    data = Path(os.environ["NNGRADE_DATA_DIR"]).resolve()
+    from nngrade.datasets import DATA_FILES, loader
+    from nngrade.grader.grading import requests
+    from nngrade.grader.sandbox import runner
+
+    data = tmp_path / "data"
+    data.mkdir()
+    shutil.copyfile(loader.packaged(DATA_FILES["insurance"]), data / "insurance.csv")
     monkeypatch.chdir(data.parent)
     monkeypatch.setenv("NNGRADE_DATA_DIR", data.name)
     item = EXERCISE.item("insurance.filter")
-    request = runs.request(EXERCISE, item, item.cases[0], EXERCISE.solution[item.id], (),
+    request = requests.request(EXERCISE, item, item.cases[0], EXERCISE.solution[item.id], (),
                              grader_limits())
     assert request.env["NNGRADE_DATA_DIR"] == str(data)
-    result = sandbox.run(request)
+    result = runner.run(request)
     assert result.status == "ok", result.message
 
 
 def grader_limits():
-    from nngrade.grader.limits import Limits
+    from nngrade.grader.sandbox.limits import Limits
 
     return Limits(timeout=30)
 
@@ -238,14 +247,15 @@ def test_the_graders_test_set_is_the_one_the_notebook_builds():
     # notebook's given data cell: the two must not drift apart
     import numpy as np
 
-    from nngrade.grader import kernel, runs
+    from nngrade.grader.grading import kernel
+    from nngrade.grader.grading import requests
     from nngrade.reference.insurance import cases
 
     nb = solution.filled_notebook(EXERCISE)
     model_cell = next(i for i, c in enumerate(nb.cells)
                       if c.get("metadata", {}).get("nngrade", {}).get("item") == "insurance.model")
     nb.cells = nb.cells[:model_cell]
-    run = kernel.execute(nb, state_names=["X_test", "y_test"], env=runs.sandbox_env())
+    run = kernel.execute(nb, state_names=["X_test", "y_test"], env=requests.sandbox_env())
     x_bytes, y_bytes, n = cases._notebook_test_set()
     np.testing.assert_array_equal(run.state["X_test"].reshape(-1),
                                   np.frombuffer(x_bytes, dtype=np.float32))

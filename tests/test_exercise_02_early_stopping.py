@@ -17,9 +17,9 @@ import numpy as np
 import pytest
 from nbclient import NotebookClient
 
-from nngrade.grader.grade import Grader
+from nngrade.grader.grading.grade import Grader
 from nngrade.grader.report import ItemResult
-from nngrade.grader.solution import blank_notebook
+from nngrade.grader.grading.solution import blank_notebook
 from nngrade.reference import load_exercise
 from nngrade.reference.early_stopping import cases
 from nngrade.reference.early_stopping.checks import NOTEBOOK

@@ -16,9 +16,9 @@ from typing import Any
 import numpy as np
 import pytest
 
-from nngrade.grader.grade import Grader
+from nngrade.grader.grading.grade import Grader
 from nngrade.grader.report import ItemResult
-from nngrade.grader.solution import blank_notebook
+from nngrade.grader.grading.solution import blank_notebook
 from nngrade.reference import load_exercise
 from nngrade.reference.early_stopping import cases as early_stopping_cases
 from nngrade.reference.weights import cases

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 import torch
 
-from nngrade.grader.grade import Grader
+from nngrade.grader.grading.grade import Grader
 from nngrade.reference import load_exercise
 from nngrade.reference.vanishing import cases
 from nngrade.reference.vanishing.solution import SOLUTION

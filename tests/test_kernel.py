@@ -7,8 +7,9 @@ import time
 import nbformat
 import pytest
 
-from nngrade.grader import isolate, kernel
-from nngrade.grader.limits import MiB
+from nngrade.grader.sandbox import namespaces
+from nngrade.grader.grading import kernel
+from nngrade.grader.sandbox.limits import MiB
 
 
 def _nb(*sources):
@@ -76,7 +77,7 @@ def test_the_notebook_run_has_no_network_cannot_write_outside_and_cannot_see_hid
 
 def test_the_kernel_runs_with_every_protection_and_reports_them(tmp_path):
     run = kernel.execute(_nb("a = 1"), hide=[str(tmp_path)])
-    assert set(run.protections) == set(isolate.ALL)
+    assert set(run.protections) == set(namespaces.ALL)
 
 
 def test_the_notebook_cannot_see_or_signal_the_graders_processes():

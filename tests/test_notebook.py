@@ -6,7 +6,7 @@ import nbformat
 import pytest
 
 from nngrade.errors import SubmissionError
-from nngrade.grader import notebook
+from nngrade.grader.grading import notebook
 
 
 def _write(tmp_path, cells, name="nb.ipynb", meta=None):

@@ -7,9 +7,14 @@ from pathlib import Path
 
 import pytest
 
-from nngrade.grader import batch, feedback, gradebook, gradescope, outdir, summary
+from nngrade.grader.grading import batch
+from nngrade.grader.outputs import feedback
+from nngrade.grader.outputs import gradebook
+from nngrade.grader.outputs import gradescope
+from nngrade.grader.outputs import outdir
+from nngrade.grader.outputs import summary
 from nngrade.grader.report import GradeReport, ItemResult, SubmissionReport
-from nngrade.grader.store import ResultStore
+from nngrade.grader.grading.store import ResultStore
 
 
 def _sub(student, scores, errors=(), manual=""):
@@ -76,7 +81,7 @@ class CountingGrader:
     def __init__(self):
         self.graded = []
 
-    def version_of(self, data):
+    def version_of(self, data, path):
         return "v1"
 
     def grade(self, path):

@@ -1,5 +1,6 @@
 """Running one cell in a limited child process: every failure is a result, never a crash."""
 
+import errno
 import os
 import subprocess
 import sys
@@ -8,8 +9,9 @@ import time
 
 import pytest
 
-from nngrade.grader import isolate, syscalls
-from nngrade.grader.limits import GiB
+from nngrade.grader.sandbox import namespaces
+from nngrade.grader.sandbox import syscalls
+from nngrade.grader.sandbox.limits import GiB
 
 # run_cell uses tests/sandbox_cases.py (tests/ is on sys.path before the fork server starts)
 from grading import run_cell as run
@@ -63,8 +65,9 @@ def test_probe_error_message_reaches_the_student():
 
 
 def test_syntax_error_is_reported_with_its_line():
-    result = run("y = (1,\n")
-    assert result.kind == "syntax" and "line" in result.message
+    result = run("y = 1\nz = (1,\n")
+    assert result.kind == "syntax" and "syntax error on line 2" in result.message
+    assert "never closed" in result.message
 
 
 @pytest.mark.parametrize("source", [
@@ -97,7 +100,7 @@ def test_unmounting_what_hides_the_reference_does_not_reveal_it(tmp_path):
     source = (_LIBC + f"code = libc.umount2({str(secret).encode()!r}, 2)\n"
               f"y = len(open({str(secret / 'solution.py')!r}).read())")
     result = run(source, hide=(str(secret),))
-    assert isolate.HIDDEN in result.protections
+    assert namespaces.HIDDEN in result.protections
     assert result.kind == "exception" and "No such file" in result.message
 
 
@@ -106,11 +109,13 @@ def test_remounting_the_root_writable_or_joining_the_graders_namespaces_fails(tm
     remount = (_LIBC + "libc.mount(None, b'/', None, 0x20 | 0x1000, None)\n"
                f"open({str(target)!r}, 'w').write('x')\ny = 1")
     assert "Read-only file system" in run(remount).message and not target.exists()
-    join = (_LIBC + "import os, socket\n"
+    join = (_LIBC + "import os\n"
             f"fd = os.open('/proc/{os.getpid()}/ns/net', os.O_RDONLY)\n"
             "joined = libc.setns(fd, 0)\n"
-            "socket.create_connection(('127.0.0.1', 22), timeout=2)\ny = 1")
-    result = run(join)
+            "y = 1000 + ctypes.get_errno() if joined == -1 else 0")
+    assert run(join).observation == {"y": 1000 + errno.EPERM}  # refused, with EPERM
+    connect = "import socket\nsocket.create_connection(('127.0.0.1', 22), timeout=2)\ny = 1"
+    result = run(connect)
     assert result.kind == "exception" and "unreachable" in result.message
 
 
@@ -119,8 +124,8 @@ def test_a_pid_namespace_init_takes_a_setsid_escapee_down_with_it():
     token = f"escapee-{time.monotonic_ns()}"
     script = textwrap.dedent(f"""
         import os, subprocess, sys
-        from nngrade.grader import isolate
-        assert isolate.own_pid_namespace()
+        from nngrade.grader.sandbox import namespaces
+        assert namespaces.own_pid_namespace()
         if os.fork() == 0:
             subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)", {token!r}],
                              start_new_session=True)
@@ -135,14 +140,14 @@ def test_a_pid_namespace_init_takes_a_setsid_escapee_down_with_it():
 
 def test_the_cell_has_no_network_even_to_loopback():
     result = run("import socket\nsocket.create_connection(('127.0.0.1', 22), timeout=2)\ny = 1")
-    assert isolate.NO_NETWORK in result.protections
+    assert namespaces.NO_NETWORK in result.protections
     assert result.kind == "exception" and "unreachable" in result.message
 
 
 def test_the_cell_cannot_write_outside_its_working_directory(tmp_path):
     target = tmp_path / "planted.txt"
     result = run(f"open({str(target)!r}, 'w').write('x')\ny = 1")
-    assert isolate.READ_ONLY in result.protections
+    assert namespaces.READ_ONLY in result.protections
     assert "Read-only file system" in result.message and not target.exists()
     assert run("open('scratch.txt', 'w').write('ok')\ny = len(open('scratch.txt').read())").observation == {"y": 2}
 
@@ -152,7 +157,7 @@ def test_hidden_folders_read_as_empty_and_their_files_are_gone(tmp_path):
     secret.mkdir()
     (secret / "solution.py").write_text("ANSWER = 42")
     listed = run(f"import os\ny = len(os.listdir({str(secret)!r}))", hide=(str(secret),))
-    assert isolate.HIDDEN in listed.protections and listed.observation == {"y": 0}
+    assert namespaces.HIDDEN in listed.protections and listed.observation == {"y": 0}
     read = run(f"y = len(open({str(secret / 'solution.py')!r}).read())", hide=(str(secret),))
     assert read.kind == "exception" and "No such file" in read.message
 

@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from nngrade.grader.worker import ProbeError, attempt
+from nngrade.grader.probes import ProbeError, attempt, build_nothing, number
 
 RECIPE = {"hidden_layer_sizes": (20,), "activation": "tanh", "tol": 1e-7}
 
@@ -85,12 +85,6 @@ def _record_warnings() -> None:
 
 # --- shared probe helpers ------------------------------------------------------------------------
 
-def _number(ns: dict[str, Any], name: str) -> float:
-    value = ns[name]
-    if isinstance(value, (list, tuple, dict, str)) or value is None:
-        raise ProbeError(f"`{name}` should be a number, found {type(value).__name__}")
-    return float(attempt(f"float({name})", lambda: float(np.asarray(value).reshape(()))))
-
 
 def _fitted(ns: dict[str, Any], name: str) -> Any:
     from sklearn.neural_network import MLPRegressor
@@ -150,8 +144,8 @@ def probe_fit(ns: dict[str, Any], seed: int, n_train: int = 10, **_: Any) -> dic
     return {
         **_settings(reg),
         "predictions": np.asarray(pred, dtype=np.float64).ravel(),
-        "train_mse": _number(ns, "train_mse"),
-        "test_mse": _number(ns, "test_mse"),
+        "train_mse": number(ns["train_mse"], "`train_mse`"),
+        "test_mse": number(ns["test_mse"], "`test_mse`"),
     }
 
 
@@ -164,7 +158,7 @@ def build_noise(noise_sigma: float) -> dict[str, Any]:
 
 def probe_noise(ns: dict[str, Any], noise_sigma: float, **_: Any) -> dict[str, Any]:
     """The floor, and whether it is the standard deviation itself (a known slip)."""
-    value = _number(ns, "best_possible_mse")
+    value = number(ns["best_possible_mse"], "`best_possible_mse`")
     return {"is_sigma": bool(np.isclose(value, noise_sigma, rtol=1e-9, atol=0.0)),
             "best_possible_mse": value}
 
@@ -254,16 +248,12 @@ def probe_refit(ns: dict[str, Any], seed: int, **_: Any) -> dict[str, Any]:
         **_settings(reg),
         "n_iter": int(getattr(reg, "n_iter_", -1)),
         "test_mse": _mse(reg, data["x_test"], data["y_test"], "reg_early"),
-        "early_test_mse": _number(ns, "early_test_mse"),
+        "early_test_mse": number(ns["early_test_mse"], "`early_test_mse`"),
         "warnings": sorted(set(_warnings_seen)),
     }
 
 
 # --- early_stopping.warning -----------------------------------------------------------------
-
-def build_nothing() -> dict[str, Any]:
-    """Cells that only name something read no inputs beyond the notebook's imports."""
-    return {}
 
 
 def probe_warning(ns: dict[str, Any], **_: Any) -> dict[str, Any]:

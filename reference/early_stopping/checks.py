@@ -205,4 +205,5 @@ EXERCISE = Exercise(
         "from sklearn.neural_network import MLPRegressor\n"
         "from sklearn.metrics import mean_squared_error\n"
     ),
+    preload=("numpy", "matplotlib.pyplot", "sklearn.neural_network", "sklearn.metrics"),
 )

@@ -13,15 +13,14 @@ The grader compares these with the reference's diagnoses like any other observat
 
 from __future__ import annotations
 
-import _thread
-import sys
 from functools import lru_cache
-from typing import Any, Callable, Iterator
+from typing import Any, Callable
 
 import numpy as np
 import scipy.ndimage
 
-from nngrade.grader.worker import ProbeError
+from nngrade.grader import probes
+from nngrade.grader.probes import ProbeError, call, function, raised
 
 GRAY_WEIGHTS = (0.2989, 0.5870, 0.1140)
 
@@ -92,25 +91,10 @@ def _as_array(value: Any, what: str) -> np.ndarray:
     return array
 
 
-def _call(fn: Callable[[], Any]) -> tuple[Any, BaseException | None]:
-    """Call student code; return its result or the exception it raised."""
-    try:
-        return fn(), None
-    except Exception as exc:  # student code: any exception is a finding
-        return None, exc
-
-
-def _raised(description: str, exc: BaseException) -> ProbeError:
-    text = str(exc)
-    text = text if len(text) <= 300 else text[:300] + "..."
-    return ProbeError(f"{description} raised {type(exc).__name__}: {text}")
-
-
 # --- the from-scratch guard ------------------------------------------------------------------
 
 # Library convolutions a from-scratch convolve2d must not use, by the module a student reaches
-# them through. Modules not imported yet are not patched (importing scipy.signal costs 0.1 s
-# per run); the profile hook below still catches a call into them.
+# them through; any other call into these libraries is caught by the guard's profile hook.
 FORBIDDEN: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("scipy.ndimage", ("convolve", "correlate", "convolve1d", "correlate1d")),
     ("scipy.signal", ("convolve", "convolve2d", "correlate", "correlate2d", "fftconvolve",
@@ -122,173 +106,20 @@ FORBIDDEN: tuple[tuple[str, tuple[str, ...]], ...] = (
 LIBRARIES = ("scipy", "torch", "cv2")
 
 
-class ForbiddenCall(RuntimeError):
-    """Raised in place of a library convolution inside a from-scratch function."""
-
-
-def _public_name(module: str, name: str) -> str:
-    """``scipy.ndimage._filters`` + ``convolve`` -> ``scipy.ndimage.convolve``."""
-    parts = [p for p in module.split(".") if not p.startswith("_")]
-    return ".".join(parts + [name])
-
-
-def _in_library(module: Any) -> bool:
-    return isinstance(module, str) and module.split(".")[0] in LIBRARIES
-
-
-class _Patches:
-    """Replaces objects wherever a student's function can reach them, and puts them back."""
-
-    def __init__(self) -> None:
-        self._undo: list[Callable[[], None]] = []
-
-    def replace_everywhere(self, original: Any, replacement: Any, namespace: dict[str, Any],
-                           modules: tuple[str, ...]) -> None:
-        """Replace ``original``, by identity, in the student's namespace and in the named
-        modules (the public one and the private one that defines it)."""
-        for key, value in list(namespace.items()):
-            if value is original:
-                self._set_item(namespace, key, replacement)
-        for name in modules:
-            module = sys.modules.get(name)
-            if module is None:
-                continue
-            for key, value in list(vars(module).items()):
-                if value is original:
-                    self._set_attr(module, key, replacement)
-
-    def _set_item(self, mapping: dict[str, Any], key: str, value: Any) -> None:
-        old = mapping[key]
-        mapping[key] = value
-        self._undo.append(lambda: mapping.__setitem__(key, old))
-
-    def _set_attr(self, module: Any, key: str, value: Any) -> None:
-        old = getattr(module, key)
-        setattr(module, key, value)
-        self._undo.append(lambda: setattr(module, key, old))
-
-    def restore(self) -> None:
-        for undo in reversed(self._undo):
-            undo()
-        self._undo.clear()
-
-
-# Ways to run a call where the profile hook cannot see it: switching the hook off, or running
-# it in a new thread (a thread starts without the hook). A from-scratch function needs neither.
-_UNTRACEABLE = {sys.setprofile: "sys.setprofile", sys.settrace: "sys.settrace",
-                _thread.start_new_thread: "a new thread (_thread.start_new_thread)"}
-
-
-# In a sandbox this module is imported before the cell runs: threads not in this set are the cell's.
-_THREADS_AT_IMPORT = frozenset(sys._current_frames())
-
-
-def _is_untraceable(function: Any) -> bool:
-    try:
-        return function in _UNTRACEABLE
-    except TypeError:  # an unhashable callable
-        return False
-
-
-def _library_functions() -> Iterator[tuple[str, Any]]:
-    """(public name, function) of every forbidden function whose module is loaded."""
-    for module_name, names in FORBIDDEN:
-        module = sys.modules.get(module_name)
-        if module is None:
-            continue
-        for name in names:
-            function = getattr(module, name, None)
-            if function is not None:
-                yield f"{module_name}.{name}", function
-
-
 def run_from_scratch(fn: Callable[[], Any], namespace: dict[str, Any],
                      threads_before: frozenset[int] | None = None
                      ) -> tuple[Any, BaseException | None, list[str]]:
-    """Call ``fn`` with every library convolution replaced by a function that records the call
-    and raises, and with a profile hook that records any call into SciPy, PyTorch or OpenCV
-    (which catches aliases the replacement cannot reach, such as a ``functools.partial``).
-    Switching the hook off, starting a thread, or a thread started since ``threads_before``
-    (by default: since this module was imported, before the cell ran) count as such calls.
-    Returns the result, the exception raised (or None) and the library calls made."""
-    calls: list[str] = []
-    patches = _Patches()
-    seen: set[int] = set()
-    for public, original in _library_functions():
-        if id(original) in seen:  # torch.conv2d is torch.nn.functional.conv2d
-            continue
-        seen.add(id(original))
-
-        def refuse(*_args: Any, _name: str = public, **_kwargs: Any) -> Any:
-            calls.append(_name)
-            raise ForbiddenCall(f"{_name} is not allowed in a from-scratch function")
-
-        home = getattr(original, "__module__", None) or ""
-        patches.replace_everywhere(original, refuse, namespace,
-                                   (public.rsplit(".", 1)[0], home))
-
-    importing = [0]  # module bodies running: an import, whose internals are not the student's
-    finished = [False]
-    before = _THREADS_AT_IMPORT if threads_before is None else threads_before
-    if set(sys._current_frames()) - before:  # such a thread runs calls where no hook can see
-        calls.append("a thread that the cell left running")
-
-    def hook(frame: Any, event: str, arg: Any) -> None:
-        # Record entries into a library from outside it: the function the student called,
-        # not the library's internals.
-        if finished[0]:
-            return
-        if event == "c_call" and _is_untraceable(arg):
-            calls.append(_UNTRACEABLE[arg])
-            return
-        if frame.f_code.co_name == "<module>":
-            importing[0] += {"call": 1, "return": -1}.get(event, 0)
-            return
-        if importing[0]:
-            return
-        if event == "call":
-            module = frame.f_globals.get("__name__", "")
-            caller = frame.f_back.f_globals.get("__name__", "") if frame.f_back else ""
-            if _in_library(module) and not _in_library(caller):
-                calls.append(_public_name(module, frame.f_code.co_name))
-        elif event == "c_call":
-            module = getattr(arg, "__module__", None)
-            if module is None:
-                module = type(getattr(arg, "__self__", None)).__module__
-            if _in_library(module) and not _in_library(frame.f_globals.get("__name__", "")):
-                calls.append(_public_name(module, getattr(arg, "__name__", "?")))
-
-    previous = sys.getprofile()
-    sys.setprofile(hook)
-    try:
-        result, error = _call(fn)
-    finally:
-        finished[0] = True
-        sys.setprofile(previous)
-        patches.restore()
-    return result, error, calls
+    """``fn`` run with every library convolution forbidden (see ``probes.run_from_scratch``)."""
+    return probes.run_from_scratch(fn, namespace, forbidden=FORBIDDEN, libraries=LIBRARIES,
+                                   threads_before=threads_before)
 
 
 def run_with_spy(fn: Callable[[], Any], namespace: dict[str, Any]
                  ) -> tuple[Any, BaseException | None, bool]:
-    """Call ``fn`` with ``torch.nn.functional.conv2d`` wrapped so that its use is recorded.
-    Returns the result, the exception raised (or None) and whether conv2d was called."""
+    """``fn`` run with ``torch.nn.functional.conv2d`` watched: was it called?"""
     import torch.nn.functional as F
 
-    used: list[bool] = []
-    original = F.conv2d
-
-    def spy(*args: Any, **kwargs: Any) -> Any:
-        used.append(True)
-        return original(*args, **kwargs)
-
-    patches = _Patches()
-    patches.replace_everywhere(original, spy, namespace, ("torch.nn.functional", "torch"))
-    try:
-        result, error = _call(fn)
-    finally:
-        patches.restore()
-    return result, error, bool(used)
+    return probes.run_with_spy(fn, namespace, F.conv2d, ("torch.nn.functional", "torch"))
 
 
 # --- diagnoses -------------------------------------------------------------------------------
@@ -366,35 +197,26 @@ def _convolution_observation(call: Callable[[np.ndarray, np.ndarray], Any], name
 
 # --- edges.rgb2gray --------------------------------------------------------------------------
 
-def build_nothing(**_: Any) -> dict[str, Any]:
-    """Cells that only define functions read nothing beyond the notebook's imports."""
-    return {}
-
-
-def _function(ns: dict[str, Any], name: str) -> Callable[..., Any]:
-    fn = ns[name]
-    if not callable(fn):
-        raise ProbeError(f"`{name}` should be a function, found {type(fn).__name__}")
-    return fn
+build_nothing = probes.build_nothing
 
 
 def probe_rgb2gray(ns: dict[str, Any], seed: int = 0, shape: list[int] | None = None,
                    photo: bool = False, **_: Any) -> dict[str, Any]:
     """Grey levels of one image, and the weight given to each of red, green and blue."""
-    rgb2gray = _function(ns, "rgb2gray")
+    rgb2gray = function(ns, "rgb2gray")
     image = photo_crop() if photo else random_image(seed, shape or [5, 4, 3])
     if image.shape[-1] == 4:
         kind = "an RGBA image (4 channels; the alpha channel must be ignored)"
     else:
         kind = "an RGB image"
-    gray, error = _call(lambda: rgb2gray(image.copy()))
+    gray, error = call(lambda: rgb2gray(image.copy()))
     if error is not None:
-        raise _raised(f"rgb2gray on {kind}", error)
+        raise raised(f"rgb2gray on {kind}", error)
     gray = _as_array(gray, "rgb2gray")
     primaries = np.eye(3).reshape(1, 3, 3)  # one pure red, one green, one blue pixel
-    weights, error = _call(lambda: rgb2gray(primaries.copy()))
+    weights, error = call(lambda: rgb2gray(primaries.copy()))
     if error is not None:
-        raise _raised("rgb2gray on a 1x3 image of a red, a green and a blue pixel", error)
+        raise raised("rgb2gray on a 1x3 image of a red, a green and a blue pixel", error)
     return {
         "shape": list(gray.shape),
         "weights": _as_array(weights, "rgb2gray").ravel(),
@@ -408,7 +230,7 @@ def probe_convolve(ns: dict[str, Any], seed: int, image_shape: list[int],
                    kernel_shape: list[int], symmetric: bool = False, photo: bool = False,
                    **_: Any) -> dict[str, Any]:
     """convolve2d on one image and kernel, watched so that no library convolution is used."""
-    convolve2d = _function(ns, "convolve2d")
+    convolve2d = function(ns, "convolve2d")
     image, kernel = _case_inputs(seed, image_shape, kernel_shape, symmetric, photo)
 
     def call(img: np.ndarray, ker: np.ndarray) -> Any:
@@ -416,7 +238,7 @@ def probe_convolve(ns: dict[str, Any], seed: int, image_shape: list[int],
         if calls:
             raise ProbeError(f"convolve2d must be written from scratch: it called {calls[0]}")
         if error is not None:
-            raise _raised("convolve2d(image, kernel)", error)
+            raise raised("convolve2d(image, kernel)", error)
         return result
 
     return _convolution_observation(call, "convolve2d", image, kernel, atol=1e-9)
@@ -444,12 +266,12 @@ def build_gray(seed: int = 0, shape: list[int] | None = None, photo: bool = Fals
 
 def probe_blur(ns: dict[str, Any], sizes: list[int], **_: Any) -> dict[str, Any]:
     """box_kernel for several sizes (their shapes, sums and entries) and the blurred image."""
-    box_kernel = _function(ns, "box_kernel")
+    box_kernel = function(ns, "box_kernel")
     kernels = []
     for size in sizes:
-        kernel, error = _call(lambda: box_kernel(size))
+        kernel, error = call(lambda: box_kernel(size))
         if error is not None:
-            raise _raised("box_kernel(size)", error)
+            raise raised("box_kernel(size)", error)
         kernels.append(_as_array(kernel, "box_kernel(size)"))
     return {
         "kernel_shapes": [list(k.shape) for k in kernels],
@@ -473,14 +295,14 @@ def probe_torch_conv(ns: dict[str, Any], seed: int, image_shape: list[int],
                      kernel_shape: list[int], symmetric: bool = False, photo: bool = False,
                      **_: Any) -> dict[str, Any]:
     """conv2d_torch on one image and kernel; also whether it used F.conv2d."""
-    conv2d_torch = _function(ns, "conv2d_torch")
+    conv2d_torch = function(ns, "conv2d_torch")
     image, kernel = _case_inputs(seed, image_shape, kernel_shape, symmetric, photo)
     used: list[bool] = []
 
     def call(img: np.ndarray, ker: np.ndarray) -> Any:
         result, error, spied = run_with_spy(lambda: conv2d_torch(img, ker), ns)
         if error is not None:
-            raise _raised("conv2d_torch(image, kernel)", error)
+            raise raised("conv2d_torch(image, kernel)", error)
         used.append(spied)
         return result
 

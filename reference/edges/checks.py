@@ -196,4 +196,5 @@ EXERCISE = Exercise(
         "import torch.nn.functional as F\n"
         "from torch import nn\n"
     ),
+    preload=("numpy", "scipy.ndimage", "matplotlib.pyplot", "torch"),
 )

@@ -167,4 +167,6 @@ EXERCISE = Exercise(
         "from torch import nn\n"
     ),
     data=("insurance",),
+    preload=("numpy", "pandas", "matplotlib.pyplot", "torch", "sklearn.model_selection",
+             "sklearn.preprocessing"),
 )

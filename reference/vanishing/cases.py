@@ -17,7 +17,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from nngrade.grader.worker import ProbeError, attempt
+from nngrade.grader.probes import ProbeError, attempt, build_nothing
 
 X_INPUT = 0.5
 Y_TARGET = float(np.sin(0.5))
@@ -127,10 +127,6 @@ def _helpers(with_backward: bool) -> dict[str, Any]:
 
 
 # --- builders --------------------------------------------------------------------------------
-
-def build_nothing(**_: Any) -> dict[str, Any]:
-    """Cells that define their own functions read nothing beyond the notebook's imports."""
-    return {}
 
 
 def build_activations(**_: Any) -> dict[str, Any]:

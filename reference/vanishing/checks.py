@@ -200,4 +200,5 @@ EXERCISE = Exercise(
         "import numpy as np\n"
         "import matplotlib.pyplot as plt\n"
     ),
+    preload=("numpy", "matplotlib.pyplot"),
 )

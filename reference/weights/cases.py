@@ -21,7 +21,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from nngrade.grader.worker import ProbeError, attempt
+from nngrade.grader.probes import ProbeError, attempt, build_nothing, function, number
 from nngrade.reference.early_stopping.cases import (
     _count_initialisations,
     _fitted,
@@ -43,25 +43,9 @@ def _as_floats(value: Any, name: str) -> np.ndarray:
     return arr
 
 
-def _number(value: Any, what: str) -> float:
-    if isinstance(value, (list, tuple, dict, str)) or value is None:
-        raise ProbeError(f"{what} should be a number, found {type(value).__name__}")
-    return float(attempt(f"float({what})", lambda: float(np.asarray(value).reshape(()))))
-
-
-def _function(ns: dict[str, Any], name: str) -> Callable[..., Any]:
-    fn = ns[name]
-    if not callable(fn):
-        raise ProbeError(f"`{name}` should be a function, found {type(fn).__name__}")
-    return fn
 
 
 # --- weights.gd_component ---------------------------------------------------------------------
-
-def build_nothing(**_: Any) -> dict[str, Any]:
-    """Cells that only define functions read no inputs beyond the notebook's imports (the
-    case's arguments are for the probe)."""
-    return {}
 
 
 def _descent(n: int, mu: np.ndarray, lam: float, w_star: np.ndarray) -> np.ndarray:
@@ -80,7 +64,7 @@ def _fresh(value: Any) -> Any:
 def probe_gd_component(ns: dict[str, Any], calls: list[dict[str, Any]],
                        **_: Any) -> dict[str, Any]:
     """The function's value on each call, and whether every value equals gradient descent."""
-    fn = _function(ns, "gd_component")
+    fn = function(ns, "gd_component")
     out: dict[str, Any] = {}
     agrees = True
     for index, call in enumerate(calls):
@@ -128,7 +112,7 @@ def build_choice(alphas: list[float], errors: list[float]) -> dict[str, Any]:
 
 def probe_choice(ns: dict[str, Any], alphas: list[float], **_: Any) -> dict[str, Any]:
     """The chosen alpha, and whether it is a position in the list rather than a value."""
-    value = _number(ns["best_alpha"], "`best_alpha`")
+    value = number(ns["best_alpha"], "`best_alpha`")
     lowest = int(np.argmin(ns["test_mse_by_alpha"]))
     is_position = value == lowest and value not in alphas
     return {"is_position": bool(is_position), "best_alpha": value}
@@ -185,14 +169,14 @@ def _count(fn: Callable[..., Any], magnitudes: np.ndarray, rel: float | None,
     call = (lambda: fn(magnitudes.copy())) if rel is None else \
         (lambda: fn(magnitudes.copy(), rel_threshold=rel))
     value = attempt(f"count_significant {label}", call)
-    number = _number(value, f"what count_significant returned {label}")
-    return int(number) if float(number).is_integer() else None
+    found = number(value, f"what count_significant returned {label}")
+    return int(found) if float(found).is_integer() else None
 
 
 def probe_count(ns: dict[str, Any], arrays: list[dict[str, Any]], **_: Any) -> dict[str, Any]:
     """The threshold rule the function follows (read from its count on RULE_PROBE), and its
     count on each of the case's arrays (``rel`` None: called with the default threshold)."""
-    fn = _function(ns, "count_significant")
+    fn = function(ns, "count_significant")
     count = _count(fn, np.array(RULE_PROBE), 0.1, "on 10 magnitudes")
     rule = "not a whole number" if count is None else RULES.get(count, "none of the usual rules")
     counts = []
@@ -219,7 +203,7 @@ def probe_small(ns: dict[str, Any], seed: int, n_train: int = 10, **_: Any) -> d
     data = make_data(seed, n_train=n_train)
     pred = attempt("small_reg.predict(x_test)", lambda: reg.predict(data["x_test"]))
     test_mse = float(np.mean((np.asarray(pred, float).ravel() - data["y_test"]) ** 2))
-    reported = _number(ns["small_test_mse"], "`small_test_mse`")
+    reported = number(ns["small_test_mse"], "`small_test_mse`")
     sizes = [int(s) for s in np.atleast_1d(reg.get_params()["hidden_layer_sizes"])]
     return {"hidden_layer_sizes": sizes,
             "reports_its_error": bool(np.isclose(reported, test_mse, rtol=1e-9, atol=1e-12)),
@@ -255,7 +239,7 @@ def _model(kind: str, seed: int) -> nn.Module:
 
 def probe_l1(ns: dict[str, Any], kind: str, seed: int, **_: Any) -> dict[str, Any]:
     """The penalty's value, whether autograd can use it, and whether biases change it."""
-    fn = _function(ns, "l1_penalty")
+    fn = function(ns, "l1_penalty")
     model = _model(kind, seed)
     with torch.no_grad():  # biases of the size of the weights, so leaving them out shows
         for name, p in model.named_parameters():
@@ -263,14 +247,14 @@ def probe_l1(ns: dict[str, Any], kind: str, seed: int, **_: Any) -> dict[str, An
                 p.normal_(0.0, 1.0)
     result = attempt("l1_penalty(model)", lambda: fn(model))
     differentiable = isinstance(result, torch.Tensor) and result.requires_grad
-    value = _number(result.detach() if isinstance(result, torch.Tensor) else result,
+    value = number(result.detach() if isinstance(result, torch.Tensor) else result,
                     "what l1_penalty(model) returned")
     with torch.no_grad():
         for name, p in model.named_parameters():
             if name.endswith("bias"):
                 p.add_(1.0)
     shifted = attempt("l1_penalty(model)", lambda: fn(model))
-    moved = _number(shifted.detach() if isinstance(shifted, torch.Tensor) else shifted,
+    moved = number(shifted.detach() if isinstance(shifted, torch.Tensor) else shifted,
                     "what l1_penalty(model) returned")
     return {"depends_on_biases": bool(abs(moved - value) > 1e-4 * max(1.0, abs(value))),
             "value": value, "differentiable": bool(differentiable)}

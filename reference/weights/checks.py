@@ -262,4 +262,5 @@ EXERCISE = Exercise(
     solution=SOLUTION,
     # exercise 02's imports, and PyTorch for the L1 penalty
     preamble=EARLY_STOPPING.preamble + "import torch\nfrom torch import nn\n",
+    preload=(*EARLY_STOPPING.preload, "torch"),
 )

@@ -1,13 +1,37 @@
 """The one tree of exceptions of nngrade, named for what went wrong.
 
-Callers catch by meaning: a submission that cannot be read is a ``SubmissionError`` and costs
-that submission only; a problem of the package itself (a missing data file, a reference that
-does not run) is a ``SetupError`` and stops the run with a message for the instructor.
+::
+
+    NngradeError                 every error nngrade raises on purpose
+    ├── SetupError               the package cannot work here; stops the run, for the instructor
+    │   ├── DatasetError         a data file is missing, unreachable or fails its checksum
+    │   ├── UnknownExerciseError no exercise of that name
+    │   ├── DeclarationError     an exercise's declaration does not fit its cases or reference
+    │   └── ReferenceFailure     the reference, or the grader's own inputs, failed
+    ├── SubmissionError          one notebook cannot be graded at all; costs that notebook only
+    ├── UsageError               the command was given something it cannot use
+    ├── ObservationError         bytes from a sandbox that are not a valid observation
+    └── ProbeError               a probe cannot inspect what a cell produced (a student's sentence)
+        └── ForbiddenCall        a from-scratch function called a library function it may not
+
+Callers catch by meaning: a ``SubmissionError`` costs that submission, a ``SetupError`` stops
+the run with a message for the instructor; ``ObservationError`` and ``ProbeError`` become the
+message of one item. Errors that concern an exercise or an item carry them as attributes
+(``exercise``, ``item``) and, where there is one, the file (``path``).
 """
+
+from __future__ import annotations
 
 
 class NngradeError(Exception):
-    """Base of every error nngrade raises on purpose."""
+    """Base of every error nngrade raises on purpose.
+
+    ``path``, ``exercise`` and ``item`` say what the error concerns, where it concerns one."""
+
+    def __init__(self, message: str = "", *, path: str | None = None,
+                 exercise: str | None = None, item: str | None = None) -> None:
+        super().__init__(message)
+        self.path, self.exercise, self.item = path, exercise, item
 
 
 class SetupError(NngradeError):
@@ -22,9 +46,34 @@ class UnknownExerciseError(SetupError):
     """No exercise of that name is in the reference."""
 
 
+class DeclarationError(SetupError):
+    """An exercise's declaration names a build or probe its cases module lacks, or expects a
+    key the reference's observation does not have."""
+
+
+class ReferenceFailure(SetupError):
+    """The reference solution failed (a case, or the reference notebook's own run); or the
+    grader's own inputs failed while a student's cell was graded. A problem of the package,
+    never of the student."""
+
+
 class SubmissionError(NngradeError):
     """A submitted notebook cannot be graded at all (unreadable, invalid, not an exercise)."""
 
 
 class UsageError(NngradeError):
     """The command was given something it cannot use (a path that does not exist)."""
+
+
+class ObservationError(NngradeError, ValueError):
+    """Data from a sandbox that is not a valid observation."""
+
+
+class ProbeError(NngradeError):
+    """Raised by a probe when the student's result cannot be inspected; the message is a
+    sentence the student can act on ("model(x) returned shape (5,), expected (5, 1)")."""
+
+
+class ForbiddenCall(ProbeError):
+    """Raised in place of a library function inside a function that must be written from
+    scratch."""

@@ -15,14 +15,14 @@ from typing import Any
 
 import numpy as np
 
+from nngrade.errors import ObservationError
+
+__all__ = ["ObservationError", "dumps", "loads", "to_plain"]
+
 _ARRAY = "__array__"
 _FLOAT = "__float__"
 _NUMERIC_KINDS = "biufc"
 MAX_DEPTH = 20
-
-
-class ObservationError(ValueError):
-    """Data from a sandbox that is not a valid observation."""
 
 
 def _array_to_plain(arr: np.ndarray) -> dict[str, Any]:

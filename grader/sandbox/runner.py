@@ -17,13 +17,15 @@ import tempfile
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any, Literal, Mapping, Sequence, get_args, cast
 
-from nngrade.grader import observe, worker
-from nngrade.grader.limits import Limits
+from nngrade.grader.sandbox import wire
+from nngrade.grader.sandbox import child
+from nngrade.grader.sandbox.limits import Limits
 
 _lock = threading.Lock()
 _context: Any = None
+_preload: list[str] = []
 _launching = threading.local()
 _preparation_data = spawn.get_preparation_data
 
@@ -31,7 +33,7 @@ _preparation_data = spawn.get_preparation_data
 def _preparation_without_main(name: str) -> dict[str, Any]:
     # multiprocessing re-imports the parent's main script in every child (0.2 s for the
     # ``nngrade`` console script, more under pytest). A sandbox child needs only
-    # ``worker.child_main``, so for our own children the main script is left out.
+    # ``child.child_main``, so for our own children the main script is left out.
     data = _preparation_data(name)
     if getattr(_launching, "sandbox", False):
         data.pop("init_main_from_path", None)
@@ -42,12 +44,21 @@ def _preparation_without_main(name: str) -> dict[str, Any]:
 spawn.get_preparation_data = _preparation_without_main
 
 
+def preload(modules: Sequence[str]) -> None:
+    """Ask the fork server to import ``modules`` before its first fork (what the exercises
+    declare they need); takes effect only if the server has not started yet."""
+    with _lock:
+        for name in modules:
+            if name not in _preload:
+                _preload.append(name)
+
+
 def _ctx() -> Any:
     global _context
     with _lock:
         if _context is None:
             ctx = multiprocessing.get_context("forkserver")
-            ctx.set_forkserver_preload(["nngrade.grader.warm"])
+            ctx.set_forkserver_preload([*_preload, "nngrade.grader.sandbox.warm"])
             _context = ctx
         return _context
 
@@ -103,13 +114,22 @@ class RunRequest:
         }
 
 
+RunStatus = Literal["ok", "unfilled", "error"]
+# what went wrong, when status is "error": the student's code (exception, timeout, memory,
+# exit, crash, syntax, too_big, garbled, unsendable), what the cell left behind (missing,
+# probe), or the grader's own inputs (internal: a problem of the package, never the student's)
+RunKind = Literal["", "exception", "timeout", "memory", "exit", "crash", "syntax", "too_big",
+                  "garbled", "unsendable", "missing", "probe", "internal"]
+RUN_KINDS: tuple[str, ...] = get_args(RunKind)
+
+
 @dataclass(frozen=True)
 class RunResult:
     """What came back: ``status`` is ok, unfilled or error; ``kind`` names the error."""
 
-    status: str
+    status: RunStatus
     observation: Any = None
-    kind: str = ""
+    kind: RunKind = ""
     message: str = ""
     seconds: float = 0.0
     # what the child reported in force; None when the child never reported (killed, died)
@@ -143,7 +163,7 @@ def run(request: RunRequest) -> RunResult:
     workdir = tempfile.mkdtemp(prefix="nngrade-run-")
     ctx = _ctx()
     receiver, sender = ctx.Pipe(duplex=False)
-    proc = ctx.Process(target=worker.child_main, args=(request.to_dict(), sender, workdir))
+    proc = ctx.Process(target=child.child_main, args=(request.to_dict(), sender, workdir))
     started = time.monotonic()
     try:
         _start(proc)
@@ -176,21 +196,24 @@ def run(request: RunRequest) -> RunResult:
 
 def _decode(data: bytes | None, limits: Limits, seconds: float) -> RunResult:
     try:
-        result = observe.loads(data or b"")
-    except observe.ObservationError as exc:
+        result = wire.loads(data or b"")
+    except wire.ObservationError as exc:
         return RunResult("error", kind="garbled", message=f"the result could not be read: {exc}",
                          seconds=seconds)
     if not isinstance(result, dict) or result.get("status") not in ("ok", "unfilled", "error"):
         return RunResult("error", kind="garbled", message="the result could not be read",
                          seconds=seconds)
     kind = str(result.get("kind", ""))
+    if kind not in RUN_KINDS:
+        return RunResult("error", kind="garbled", message="the result could not be read",
+                         seconds=seconds)
     message = str(result.get("message", ""))
     if kind == "memory":
         message = f"the cell used more than {limits.describe_memory()} of memory"
     held = result.get("protections", ())
     protections = tuple(str(p) for p in held) if isinstance(held, list) else ()
-    return RunResult(result["status"], result.get("observation"), kind, message, seconds,
-                     protections)
+    return RunResult(cast(RunStatus, result["status"]), result.get("observation"),
+                     cast(RunKind, kind), message, seconds, protections)
 
 
-__all__ = ["RunRequest", "RunResult", "run", "start_server", "worker"]
+__all__ = ["RunRequest", "RunResult", "preload", "run", "start_server"]

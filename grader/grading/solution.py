@@ -9,6 +9,8 @@ from typing import Any
 
 import nbformat
 
+from nngrade.config import METADATA_KEY
+
 from nngrade.grader.spec import Exercise
 
 
@@ -26,7 +28,7 @@ def blank_sources(stem: str) -> dict[str, str]:
     """The template source of every graded cell of the blank notebook, by item id."""
     sources = {}
     for cell in blank_notebook(stem).cells:
-        item = cell.get("metadata", {}).get("nngrade", {}).get("item")
+        item = cell.get("metadata", {}).get(METADATA_KEY, {}).get("item")
         if item:
             sources[item] = cell.source
     return sources
@@ -36,7 +38,7 @@ def filled_notebook(exercise: Exercise) -> Any:
     """The blank notebook with every graded cell replaced by the reference's source."""
     nb = copy.deepcopy(blank_notebook(exercise.stem))
     for cell in nb.cells:
-        item = cell.get("metadata", {}).get("nngrade", {}).get("item")
+        item = cell.get("metadata", {}).get(METADATA_KEY, {}).get("item")
         if item in exercise.solution:
             cell.source = exercise.solution[item]
     return nb

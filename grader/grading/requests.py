@@ -11,14 +11,16 @@ from typing import Any
 
 import platformdirs
 
-from nngrade.grader import sandbox
-from nngrade.grader.limits import Limits
+from nngrade.config import APP_NAME, ENV_CACHE_DIR, ENV_DATA_DIR
+
+from nngrade.grader.sandbox import runner
+from nngrade.grader.sandbox.limits import Limits
 from nngrade.grader.spec import Case, Exercise, Item
 
 
 def cache_root() -> Path:
     """Where reference observations are cached (NNGRADE_CACHE_DIR, else the user cache)."""
-    root = os.environ.get("NNGRADE_CACHE_DIR") or platformdirs.user_cache_dir("nngrade")
+    root = os.environ.get(ENV_CACHE_DIR) or platformdirs.user_cache_dir(APP_NAME)
     return Path(root) / "reference"
 
 
@@ -36,7 +38,7 @@ def state_names(exercise: Exercise) -> list[str]:
 
 def trained_request(exercise: Exercise, item: Item, source: str, weights: Any,
                     imports: tuple[str, ...], limits: Limits,
-                    hide: tuple[str, ...] = ()) -> sandbox.RunRequest:
+                    hide: tuple[str, ...] = ()) -> runner.RunRequest:
     """The request that rebuilds ``item.trained.module`` with ``source`` (the cell of
     ``item.trained.cell``) and measures it with the notebook's trained ``weights``."""
     trained = item.trained
@@ -51,7 +53,7 @@ def sandbox_env() -> dict[str, str]:
     """The variables a sandbox needs from the grader's environment, paths made absolute
     (sandboxes run in private working directories)."""
     env = {}
-    for name in ("NNGRADE_DATA_DIR", "NNGRADE_CACHE_DIR"):
+    for name in (ENV_DATA_DIR, ENV_CACHE_DIR):
         if os.environ.get(name):
             env[name] = os.path.abspath(os.environ[name])
     return env
@@ -70,9 +72,9 @@ def hidden_paths(extra: tuple[str, ...] = ()) -> tuple[str, ...]:
 
 
 def request(exercise: Exercise, item: Item, case: Case, source: str, imports: tuple[str, ...],
-            limits: Limits, hide: tuple[str, ...] = ()) -> sandbox.RunRequest:
+            limits: Limits, hide: tuple[str, ...] = ()) -> runner.RunRequest:
     """The request that runs ``source`` as ``item``'s cell on ``case``."""
-    return sandbox.RunRequest(
+    return runner.RunRequest(
         source=source, cases_module=exercise.cases_module, build=case.build, probe=case.probe,
         writes=item.writes, args=case.args, seed=case.seed,
         preamble=(exercise.preamble, *imports), env=sandbox_env(), hide=hide,

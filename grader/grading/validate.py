@@ -7,8 +7,8 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from nngrade.grader import solution
-from nngrade.grader.grade import Grader
+from nngrade.grader.grading import solution
+from nngrade.grader.grading.grade import Grader
 from nngrade.grader.report import SubmissionReport
 from nngrade.reference import exercise_names, load_exercise
 

@@ -19,7 +19,7 @@ import nngrade
 from nngrade.grader.report import SubmissionReport, submission_from_dict
 
 if TYPE_CHECKING:
-    from nngrade.grader.grade import Grader
+    from nngrade.grader.grading.grade import Grader
 
 
 class ResultStore:
@@ -36,7 +36,7 @@ class ResultStore:
             return None
         digest = hashlib.sha256(data)
         digest.update(nngrade.__version__.encode())
-        digest.update(grader.version_of(data).encode())
+        digest.update(grader.version_of(data, path).encode())
         return digest.hexdigest()[:32]
 
     def load(self, key: str) -> SubmissionReport | None:

@@ -1,4 +1,4 @@
-"""The namespaces of isolate, built directly in a throwaway process: both ways in, root's
+"""The sandbox's namespaces, built directly in a throwaway process: both ways in, root's
 and the one an unprivileged user takes (a user namespace)."""
 
 import json
@@ -8,15 +8,16 @@ import textwrap
 
 import pytest
 
-from nngrade.grader import isolate
+from nngrade.grader.sandbox import namespaces
 
 _PROBE = textwrap.dedent("""
     import json, os, socket, sys
-    from nngrade.grader import isolate, syscalls
+    from nngrade.grader.sandbox import namespaces
+    from nngrade.grader.sandbox import syscalls
     work, secret, outside, how = sys.argv[1:5]
-    held = isolate.enter(work, scratch_bytes=1 << 20, user_namespace={"user": True, "plain": False}[how])
-    if held and isolate.hide([secret]):
-        held.append(isolate.HIDDEN)
+    held = namespaces.enter(work, scratch_bytes=1 << 20, user_namespace={"user": True, "plain": False}[how])
+    if held and namespaces.hide([secret]):
+        held.append(namespaces.HIDDEN)
     if syscalls.restrict():
         held.append(syscalls.FILTERED)
     seen = {}
@@ -52,8 +53,8 @@ def test_both_ways_into_the_namespaces_give_the_same_sandbox(tmp_path, how):
     out = subprocess.run([sys.executable, "-c", _PROBE, str(work), str(secret), str(outside), how],
                          capture_output=True, text=True, timeout=60, check=True)
     result = json.loads(out.stdout)
-    assert set(result["held"]) == {isolate.NO_NETWORK, isolate.READ_ONLY, isolate.HIDDEN,
-                                   isolate.FILTERED}
+    assert set(result["held"]) == {namespaces.NO_NETWORK, namespaces.READ_ONLY, namespaces.HIDDEN,
+                                   namespaces.FILTERED}
     assert result["seen"] == {"network": "OSError", "outside": "OSError", "scratch": "fine",
                               "secret": [], "big": "OSError"}
     assert not outside.exists()
@@ -64,9 +65,9 @@ def test_where_the_linux_calls_are_missing_nothing_is_claimed_and_nothing_breaks
     script = textwrap.dedent(f"""
         import sys
         sys.platform = "darwin"
-        from nngrade.grader import isolate
-        print(isolate.enter({str(tmp_path)!r}), isolate.hide([{str(tmp_path)!r}]),
-              isolate.own_pid_namespace())
+        from nngrade.grader.sandbox import namespaces
+        print(namespaces.enter({str(tmp_path)!r}), namespaces.hide([{str(tmp_path)!r}]),
+              namespaces.own_pid_namespace())
     """)
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
                          timeout=60, check=True)

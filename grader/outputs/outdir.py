@@ -12,7 +12,10 @@ import json
 import re
 from pathlib import Path
 
-from nngrade.grader import feedback, gradebook, gradescope, summary
+from nngrade.grader.outputs import feedback
+from nngrade.grader.outputs import gradebook
+from nngrade.grader.outputs import gradescope
+from nngrade.grader.outputs import summary
 from nngrade.grader.report import GradeReport, to_json
 
 

@@ -15,14 +15,25 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from nngrade.errors import NngradeError, SubmissionError
-from nngrade.grader import compare, expected, isolate, kernel, notebook, runs, sandbox, solution
-from nngrade.grader.limits import Limits
-from nngrade.grader.report import ItemResult, SubmissionReport
+from nngrade.config import ANSWER_CHARS, METADATA_KEY
+from nngrade.errors import NngradeError, ReferenceFailure, SubmissionError
+from nngrade.grader.grading import compare, declaration
+from nngrade.grader.grading import expected
+from nngrade.grader.sandbox import namespaces
+from nngrade.grader.grading import kernel
+from nngrade.grader.grading import notebook
+from nngrade.grader.grading import requests
+from nngrade.grader.sandbox import runner
+from nngrade.grader.grading import solution
+from nngrade.grader.sandbox.limits import Limits
+from nngrade.grader.report import ItemResult, Status, SubmissionReport
 from nngrade.grader.spec import Exercise, Item
 from nngrade.reference import load_exercise, exercise_names
 
-_RUN_ERRORS = {"exception", "timeout", "memory", "exit", "crash", "syntax", "too_big", "garbled"}
+# kinds of sandbox failure that are errors of the run (the item shows "error"); the others
+# (missing, probe) are a wrong answer, and "internal" is the package's own failure
+_RUN_ERRORS = {"exception", "timeout", "memory", "exit", "crash", "syntax", "too_big", "garbled",
+               "unsendable"}
 
 
 def _ensure_data(exercise: Exercise) -> None:
@@ -33,10 +44,12 @@ def _ensure_data(exercise: Exercise) -> None:
         data_path(name)  # raises DatasetError (a SetupError) with where to put the file
 
 
-def _guess_exercise(sub: notebook.Submission) -> str | None:
-    if sub.exercise:
-        return sub.exercise
-    name = Path(sub.path).name
+def exercise_stem(declared: str | None, path: str | os.PathLike[str]) -> str | None:
+    """The exercise a notebook is graded as: the one its metadata declares, else the one its
+    file name matches ("01_insurance_regression.ipynb", "01_mine.ipynb"), else None."""
+    if declared:
+        return declared
+    name = Path(path).name
     for stem in exercise_names():
         if stem in name or name.startswith(stem.split("_", 1)[0] + "_"):
             return stem
@@ -62,14 +75,24 @@ class Grader:
         self.use_cache = use_cache
         self._refs: dict[str, expected.ReferenceRun] = {}
         self._lock = threading.Lock()
+        # one fork server serves every exercise this grader may meet
+        runner.preload([m for name in exercise_names() for m in load_exercise(name).preload])
 
-    def version_of(self, notebook_bytes: bytes) -> str:
+    def version_of(self, notebook_bytes: bytes, path: str | os.PathLike[str]) -> str:
         """The fingerprint of the reference a notebook would be graded against ("" if none):
-        part of a stored grade's key, so a changed reference re-grades."""
+        part of a stored grade's key, so a changed reference re-grades. The exercise is found
+        as grading finds it, from the metadata or else from the file name."""
         try:
-            meta = json.loads(notebook_bytes).get("metadata", {}).get("nngrade", {})
-            return expected.fingerprint(load_exercise(str(meta.get("exercise"))))
-        except (ValueError, AttributeError, NngradeError, RecursionError):
+            meta = json.loads(notebook_bytes).get("metadata", {}).get(METADATA_KEY, {})
+            declared = meta.get("exercise") if isinstance(meta, dict) else None
+        except (ValueError, AttributeError, RecursionError):
+            declared = None
+        stem = exercise_stem(declared if isinstance(declared, str) else None, path)
+        if stem is None:
+            return ""
+        try:
+            return expected.fingerprint(load_exercise(stem))
+        except NngradeError:
             return ""
 
     # --- the reference --------------------------------------------------------------------
@@ -78,6 +101,7 @@ class Grader:
         """The reference's observations for an exercise, computed once and cached."""
         with self._lock:
             if exercise.stem not in self._refs:
+                declaration.check_names(exercise)
                 _ensure_data(exercise)
                 self._refs[exercise.stem] = expected.load_or_compute(
                     exercise, self.limits, self.kernel_limits, self.use_cache)
@@ -91,7 +115,7 @@ class Grader:
         started = time.monotonic()
         try:
             sub = notebook.read(path)
-            stem = _guess_exercise(sub)
+            stem = exercise_stem(sub.exercise, sub.path)
             if stem is None:
                 raise SubmissionError("the notebook does not say which exercise it is "
                                       "(metadata.nngrade.exercise) and its file name does not "
@@ -117,10 +141,10 @@ class Grader:
         problems += [f"cell marked {i!r} is not an item of {exercise.stem}; it was ignored"
                      for i in sub.cells if i not in known]
         with ThreadPoolExecutor(1) as pool:
-            hide = runs.hidden_paths((*self.private, os.path.dirname(os.path.abspath(sub.path))))
+            hide = requests.hidden_paths((*self.private, os.path.dirname(os.path.abspath(sub.path))))
             execution = pool.submit(kernel.execute, sub.notebook,
-                                    state_names=runs.state_names(exercise), limits=self.kernel_limits,
-                                    env=runs.sandbox_env(), hide=hide)
+                                    state_names=requests.state_names(exercise), limits=self.kernel_limits,
+                                    env=requests.sandbox_env(), hide=hide)
             held: list[tuple[str, ...]] = []
             items = [self._grade_item(exercise, item, sub, blank, reference, held, hide)
                      for item in exercise.items]
@@ -136,7 +160,7 @@ class Grader:
             problems.append("the notebook printed more output than is kept; the rest was dropped")
         score = sum(r.score for r in items)
         # a protection counts only if every sandboxed run of this notebook had it, its kernel too
-        protections = tuple(p for p in isolate.ALL if held and all(p in h for h in held))
+        protections = tuple(p for p in namespaces.ALL if held and all(p in h for h in held))
         return SubmissionReport(sub.path, exercise.stem, score, exercise.max_score, tuple(items),
                                 (), tuple(problems), tuple(cell_errors),
                                 time.monotonic() - started, protections=protections)
@@ -144,16 +168,16 @@ class Grader:
     def _grade_item(self, exercise: Exercise, item: Item, sub: notebook.Submission,
                     blank: dict[str, str], reference: expected.ReferenceRun,
                     held: list[tuple[str, ...]], hide: tuple[str, ...]) -> ItemResult:
-        def result(status: str, message: str = "", hint: str = item.hint) -> ItemResult:
+        def result(status: Status, message: str = "", hint: str = item.hint) -> ItemResult:
             score = item.points if status == "passed" else 0.0
-            return ItemResult(item.id, score, item.points, status, message, hint)  # type: ignore[arg-type]
+            return ItemResult(item.id, score, item.points, status, message, hint)
 
         if item.manual:
             answer = sub.cells.get(item.id, "")
             if item.id in blank and _normalise(answer) == _normalise(blank[item.id]):
                 return ItemResult(item.id, 0.0, 0.0, "manual", "not answered yet")
             return ItemResult(item.id, 0.0, 0.0, "manual", "collected for manual review",
-                              answer=answer[:20_000])
+                              answer=answer[:ANSWER_CHARS])
         source = sub.cells.get(item.id)
         if source is None:
             return result("error", f"no code cell is marked as item {item.id}; it may have been "
@@ -163,14 +187,19 @@ class Grader:
         for index, case in enumerate(item.cases):
             prefix = (f"on a hidden case ({case.describe}): " if case.hidden else
                       (f"on {case.describe}: " if len(item.cases) > 1 else ""))
-            run = sandbox.run(runs.request(exercise, item, case, source, sub.imports, self.limits,
+            run = runner.run(requests.request(exercise, item, case, source, sub.imports, self.limits,
                                        hide))
             if run.protections is not None:
                 held.append(run.protections)
             if run.status == "unfilled":
                 return result("failed", run.message)
+            if run.kind == "internal":
+                raise ReferenceFailure(
+                    f"nngrade's own inputs for {item.id} failed on {case.describe}: "
+                    f"{run.message}. This is a problem of the package, not of the notebook",
+                    path=sub.path, exercise=exercise.stem, item=item.id)
             if run.status == "error":
-                status = "error" if run.kind in _RUN_ERRORS else "failed"
+                status: Status = "error" if run.kind in _RUN_ERRORS else "failed"
                 return result(status, prefix + run.message)
             for expect in item.expects:
                 verdict = compare.check(expect, run.observation, reference.cases[(item.id, index)],
@@ -219,7 +248,7 @@ class Grader:
         source = sub.cells.get(trained.cell)
         if source is None:
             return f"{what} could not be checked: the cell of {trained.cell} is missing"
-        measured = sandbox.run(runs.trained_request(exercise, item, source, weights,
+        measured = runner.run(requests.trained_request(exercise, item, source, weights,
                                                     sub.imports, self.limits, hide))
         if measured.status != "ok":
             return f"{what} could not be checked: {measured.message}"

@@ -27,8 +27,10 @@ from jupyter_core.utils import run_sync
 from nbclient import NotebookClient
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
 
-from nngrade.grader import observe
-from nngrade.grader.limits import GiB, MiB
+from nngrade.config import (ENV_OFFLINE, MESSAGE_CHARS, METADATA_KEY, PROBLEM_CHARS,
+                            PROTECTIONS_BYTES)
+from nngrade.grader.sandbox import wire
+from nngrade.grader.sandbox.limits import GiB, MiB
 
 KERNEL_NAME = "nngrade-sandbox"
 
@@ -126,7 +128,7 @@ def _kernelspec(directory: Path, limits: KernelLimits, workdir: Path | None,
                 hide: Sequence[str], report: Path) -> None:
     spec_dir = directory / KERNEL_NAME
     spec_dir.mkdir(parents=True)
-    argv = [sys.executable, "-m", "nngrade.grader.kernel_launch",
+    argv = [sys.executable, "-m", "nngrade.grader.sandbox.kernel_launch",
             "--memory", str(limits.memory), "--cpu", str(limits.cpu), "--fsize", str(64 * MiB),
             "--report", str(report)]
     if workdir is not None:
@@ -142,7 +144,7 @@ def _state_cell(names: Sequence[str], marker: str) -> Any:
     source = (
         "def _nngrade_state():\n"
         "    import json\n"
-        "    from nngrade.grader import observe\n"
+        "    from nngrade.grader.sandbox import wire\n"
         "    found = {}\n"
         f"    for name in {list(names)!r}:\n"
         "        if name in globals():\n"
@@ -150,7 +152,7 @@ def _state_cell(names: Sequence[str], marker: str) -> Any:
         "                value = globals()[name]\n"
         "                if callable(getattr(value, 'state_dict', None)):  # a module: its weights\n"
         "                    value = dict(value.state_dict())\n"
-        "                found[name] = observe.to_plain(value)\n"
+        "                found[name] = wire.to_plain(value)\n"
         "            except Exception:\n"
         "                found[name] = {'__type__': type(globals()[name]).__name__}\n"
         f"    print({marker!r} + json.dumps(found, allow_nan=False))\n"
@@ -164,21 +166,21 @@ def _read_state(cell: Any, marker: str) -> dict[str, Any] | None:
     for out in cell.get("outputs", []):
         for line in str(out.get("text", "")).splitlines():
             if line.startswith(marker):
-                value = observe.loads(line[len(marker):].encode())
+                value = wire.loads(line[len(marker):].encode())
                 return value if isinstance(value, dict) else {}
     return None
 
 
 def _protections(report: Path) -> tuple[str, ...] | None:
     try:
-        text = report.read_text(encoding="utf-8")[:4096]
+        text = report.read_text(encoding="utf-8")[:PROTECTIONS_BYTES]
     except (OSError, UnicodeDecodeError):
         return None
     return tuple(p for p in text.split(";") if p)
 
 
 def _item_of(cell: Any) -> str | None:
-    meta = cell.get("metadata", {}).get("nngrade", {})
+    meta = cell.get("metadata", {}).get(METADATA_KEY, {})
     return meta.get("item") if isinstance(meta, dict) else None
 
 
@@ -195,7 +197,7 @@ def _errors(nb: Any, upto: int) -> tuple[CellError, ...]:
         for out in cell.get("outputs", []) if cell.get("cell_type") == "code" else []:
             if out.get("output_type") == "error":
                 found.append(CellError(index, _item_of(cell), str(out.get("ename", "")),
-                                       str(out.get("evalue", ""))[:300]))
+                                       str(out.get("evalue", ""))[:MESSAGE_CHARS]))
     return tuple(found)
 
 
@@ -225,7 +227,7 @@ def execute(nb: Any, *, state_names: Sequence[str] = (), limits: KernelLimits = 
         work, limits.output, n_cells, km=km, timeout=int(limits.cell_timeout),
         startup_timeout=int(limits.startup_timeout), allow_errors=True,
         record_timing=False, ipython_hist_file=":memory:", kernel_name=KERNEL_NAME)
-    kernel_env = {**os.environ, **(env or {}), "NNGRADE_OFFLINE": "1", "MPLBACKEND": "Agg",
+    kernel_env = {**os.environ, **(env or {}), ENV_OFFLINE: "1", "MPLBACKEND": "Agg",
                   "OMP_NUM_THREADS": "1", "PYDEVD_DISABLE_FILE_VALIDATION": "1",
                   # the home folder may be read-only for the kernel: keep its caches here
                   "IPYTHONDIR": str(cwd / ".ipython"), "MPLCONFIGDIR": str(cwd / ".matplotlib")}
@@ -241,7 +243,7 @@ def execute(nb: Any, *, state_names: Sequence[str] = (), limits: KernelLimits = 
         stopped = (f"the kernel died in {_where(work, client.current)}, most likely by using "
                    f"more than its {limits.memory // GiB} GiB of memory or its CPU time")
     except Exception as exc:  # a kernel that cannot start is this submission's problem only
-        stopped = f"the notebook could not be run: {type(exc).__name__}: {str(exc)[:200]}"
+        stopped = f"the notebook could not be run: {type(exc).__name__}: {str(exc)[:PROBLEM_CHARS]}"
     finally:
         _stop(km)
         protections = _protections(report)
@@ -250,7 +252,7 @@ def execute(nb: Any, *, state_names: Sequence[str] = (), limits: KernelLimits = 
     if stopped is None:
         try:
             found = _read_state(work.cells[-1], marker)
-        except observe.ObservationError:
+        except wire.ObservationError:
             found = {}
         if found is None:
             # zmq drops a message over the cap and the connection with it, so what followed

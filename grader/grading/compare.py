@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from nngrade.errors import DeclarationError
 from nngrade.grader.spec import Expect
 
 
@@ -133,7 +134,8 @@ def _contains(expect: Expect, found: Any, expected: Any, hidden: bool) -> Verdic
     for want in expected:
         target = _numeric(want)
         if not any(c is not None and c.shape == target.shape
-                   and np.allclose(c, target, rtol=expect.rtol, atol=expect.atol)
+                   and np.allclose(c, target, rtol=expect.rtol, atol=expect.atol,
+                                   equal_nan=True)
                    for c in candidates):
             return Verdict(False, f"{expect.what}: not all of it is among the data you plotted "
                                   f"(looked for {target.size} values in {len(found)} series)")
@@ -147,8 +149,8 @@ _RULES = {"close": _close, "equal": _equal, "at_most": _bound, "at_least": _boun
 def check(expect: Expect, found: dict[str, Any], expected: dict[str, Any], *,
           hidden: bool = False) -> Verdict:
     """Apply one expectation to a student's and the reference's observations."""
-    if expect.key not in expected:
-        raise KeyError(f"the reference observation has no {expect.key!r}")
+    if expect.key not in expected:  # declarations are checked when loaded; this is a backstop
+        raise DeclarationError(f"the reference observation has no {expect.key!r}")
     if expect.key not in found:
         return Verdict(False, f"{expect.what}: found nothing")
     return _RULES[expect.rule](expect, found[expect.key], expected[expect.key], hidden)

@@ -1,6 +1,6 @@
 """A system-call filter (seccomp) for processes that run student code (Linux).
 
-The namespaces of ``isolate`` are set up by a process that is root inside them, so without a
+The namespaces of ``namespaces`` are set up by a process that is root inside them, so without a
 filter a cell could undo them: unmount the file system that hides the reference, remount the
 root writable, join another namespace, trace the grader, or flood the machine with processes
 (``RLIMIT_NPROC`` does not bind root). The filter refuses exactly those calls with EPERM, so

@@ -14,7 +14,7 @@ import os
 import sys
 from typing import Iterable
 
-from nngrade.grader.syscalls import (CLONE_NEWNET, CLONE_NEWNS, CLONE_NEWPID, CLONE_NEWUSER,
+from nngrade.grader.sandbox.syscalls import (CLONE_NEWNET, CLONE_NEWNS, CLONE_NEWPID, CLONE_NEWUSER,
                                      FILTERED)
 
 MS_RDONLY, MS_NOSUID, MS_NODEV = 0x1, 0x2, 0x4

@@ -1,10 +1,10 @@
 """What runs inside a sandboxed child: one item's cell, with grader-controlled inputs.
 
 The child limits itself, builds the inputs with the exercise's ``cases`` module, runs the
-cell, probes what it produced and sends back plain data (see ``observe``). Every failure of
+cell, probes what it produced and sends back plain data (see ``wire``). Every failure of
 the student's code becomes a result with a kind and a sentence; nothing is raised to the
-grader. ``ProbeError`` is for ``cases`` modules: a probe raises it with a sentence a student
-can act on ("model(x) returned shape (5,), expected (5, 1)").
+grader. Probes raise ``ProbeError`` (``nngrade.grader.probes``) with a sentence a student can
+act on.
 """
 
 from __future__ import annotations
@@ -17,36 +17,19 @@ import os
 import random
 import sys
 import traceback
-from typing import Any, Callable
+from typing import Any
 
-from nngrade.grader import isolate
-from nngrade.grader import limits as _limits
-from nngrade.grader import observe, syscalls
+from nngrade.config import ENV_OFFLINE
+from nngrade.errors import ProbeError
+from nngrade.grader import probes
+from nngrade.grader.probes import short as _short
+from nngrade.grader.sandbox import namespaces
+from nngrade.grader.sandbox import limits as _limits
+from nngrade.grader.sandbox import wire
+from nngrade.grader.sandbox import syscalls
 
 CELL_FILENAME = "<your cell>"
 _MEMORY_WORDS = ("can't allocate memory", "Unable to allocate", "out of memory")
-
-
-class ProbeError(Exception):
-    """Raised by a probe when the student's result cannot be inspected; says why."""
-
-
-def attempt(description: str, fn: Callable[[], Any]) -> Any:
-    """Call ``fn`` and turn any exception into a ProbeError that says what was tried."""
-    try:
-        return fn()
-    except ProbeError:
-        raise
-    except Exception as exc:  # student code: any exception is a finding, not a crash
-        raise ProbeError(f"{description} raised {type(exc).__name__}: {_short(exc)}") from None
-
-
-def _short(exc: BaseException, limit: int = 300) -> str:
-    try:
-        text = str(exc)
-    except Exception:  # a student's exception whose __str__ raises
-        text = "(its message could not be shown)"
-    return text if len(text) <= limit else text[:limit] + "..."
 
 
 class _BoundedText(io.TextIOBase):
@@ -131,8 +114,8 @@ def run(request: dict[str, Any]) -> dict[str, Any]:
     # bound now: the cell must not be able to swap the probe that inspects it
     build, probe = getattr(cases, request["build"]), getattr(cases, request["probe"])
     namespace.update(build(**args))
-    if request.get("hide") and request["protections"] and isolate.hide(request["hide"]):
-        request["protections"].append(isolate.HIDDEN)
+    if request.get("hide") and request["protections"] and namespaces.hide(request["hide"]):
+        request["protections"].append(namespaces.HIDDEN)
     # last step before student code: the filter also forbids what building the sandbox needed
     if request.get("isolate", True) and syscalls.restrict():
         request["protections"].append(syscalls.FILTERED)
@@ -144,6 +127,7 @@ def run(request: dict[str, Any]) -> dict[str, Any]:
     except (ValueError, MemoryError, RecursionError) as exc:
         return _error("syntax", f"the cell cannot be compiled: {_short(exc)}")
     saved_builtins = dict(vars(builtins))
+    probes.mark_threads()
     try:
         exec(code, namespace)
     except BaseException as exc:  # SystemExit and KeyboardInterrupt too: all are the cell's
@@ -173,7 +157,7 @@ def run(request: dict[str, Any]) -> dict[str, Any]:
 
 def child_main(request: dict[str, Any], conn: Any, workdir: str) -> None:
     """Entry point of a forked child: limit, isolate output, run, send plain data, exit."""
-    dumps = observe.dumps  # bound before student code can replace it
+    dumps = wire.dumps  # bound before student code can replace it
     send = conn.send_bytes
     try:
         os.setsid()
@@ -192,24 +176,28 @@ def child_main(request: dict[str, Any], conn: Any, workdir: str) -> None:
     os.dup2(out, 2)
     # the fork server's environment is frozen at its start; the grader sends what matters now
     os.environ.update(request.get("env", {}))
-    os.environ.update(NNGRADE_OFFLINE="1", MPLBACKEND="Agg")
+    os.environ.update({ENV_OFFLINE: "1", "MPLBACKEND": "Agg"})
     sys.stdout = _BoundedText(limits.output)
     sys.stderr = _BoundedText(limits.output)
-    request["protections"] = (isolate.enter(workdir, scratch_bytes=limits.scratch)
+    request["protections"] = (namespaces.enter(workdir, scratch_bytes=limits.scratch)
                               if request.get("isolate", True) else [])
     _limits.apply(limits)
-    if request["protections"] and isolate.own_pid_namespace():
+    if request["protections"] and namespaces.own_pid_namespace():
         init = os.fork()
         if init:  # stay outside; the cell runs in the init of the new namespace
             os.waitpid(init, 0)
             os._exit(0)
-        request["protections"].append(isolate.OWN_PIDS)
+        request["protections"].append(namespaces.OWN_PIDS)
     try:
         result = run(request)
-        result["protections"] = list(request["protections"])
+    except BaseException as exc:  # the grader's own inputs failed: not the student's doing
+        result = _error("internal", f"{type(exc).__name__}: {_short(exc)}")
+    result["protections"] = list(request["protections"])
+    try:
         payload = dumps(result)
-    except BaseException as exc:  # the grader's own inputs failed, or encoding did
-        payload = dumps(_error("internal", f"{type(exc).__name__}: {_short(exc)}"))
+    except BaseException as exc:  # what the probe found holds something that is not data
+        payload = dumps(_error("unsendable", "what the cell produced cannot be sent back for "
+                               f"checking ({type(exc).__name__}: {_short(exc)})"))
     if len(payload) > limits.result:
         payload = dumps(_error("too_big", "what the cell produced is too large to check"))
     try:

@@ -1,7 +1,7 @@
-"""Start an IPython kernel under OS limits: ``python -m nngrade.grader.kernel_launch``.
+"""Start an IPython kernel under OS limits: ``python -m nngrade.grader.sandbox.kernel_launch``.
 
 The kernelspec that ``kernel`` writes points here. The launcher builds the sandbox (the
-namespaces of ``isolate``, resource limits), then forks: the child becomes the init of a new
+namespaces of ``namespaces``, resource limits), then forks: the child becomes the init of a new
 PID namespace, loads the system-call filter and execs ipykernel, so the kernel and anything it
 starts are capped, cannot see or signal the grader's processes, and die together; the
 launcher only waits, and takes the kernel down with it if it is killed. What held is written
@@ -17,7 +17,9 @@ import resource
 import signal
 import sys
 
-from nngrade.grader import isolate, limits, syscalls
+from nngrade.grader.sandbox import namespaces
+from nngrade.grader.sandbox import limits
+from nngrade.grader.sandbox import syscalls
 
 PR_SET_PDEATHSIG = 1
 
@@ -25,8 +27,8 @@ PR_SET_PDEATHSIG = 1
 def _become_kernel(rest: list[str], held: list[str], report: int | None, filtered: bool) -> None:
     if sys.platform.startswith("linux"):  # the launcher killed: the namespace goes too
         ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
-    if os.getppid() == 0 and isolate.OWN_PIDS not in held:  # pid 1 of its namespace
-        held.append(isolate.OWN_PIDS)
+    if os.getppid() == 0 and namespaces.OWN_PIDS not in held:  # pid 1 of its namespace
+        held.append(namespaces.OWN_PIDS)
     if filtered and syscalls.restrict(allow_exec=True):
         held.append(syscalls.FILTERED)
     if report is not None:
@@ -63,15 +65,15 @@ def main(argv: list[str]) -> None:
     report = os.open(args.report, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600) if args.report else None
     held: list[str] = []
     if args.workdir:
-        held = isolate.enter(args.workdir)
-        if held and args.hide and isolate.hide(args.hide):
-            held.append(isolate.HIDDEN)
+        held = namespaces.enter(args.workdir)
+        if held and args.hide and namespaces.hide(args.hide):
+            held.append(namespaces.HIDDEN)
     for which, value in ((resource.RLIMIT_AS, args.memory), (resource.RLIMIT_CPU, args.cpu),
                          (resource.RLIMIT_FSIZE, args.fsize)):
         limits.lower(which, value)
     signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
     rest = [a for a in args.rest if a != "--"]
-    if args.workdir and isolate.own_pid_namespace():
+    if args.workdir and namespaces.own_pid_namespace():
         child = os.fork()
         if child:
             if report is not None:

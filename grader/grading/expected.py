@@ -13,9 +13,13 @@ from pathlib import Path
 from typing import Any
 
 import nngrade
-from nngrade.errors import SetupError
-from nngrade.grader import kernel, observe, runs, sandbox, solution
-from nngrade.grader.limits import Limits
+from nngrade.errors import ReferenceFailure
+from nngrade.grader.grading import declaration, kernel
+from nngrade.grader.sandbox import wire
+from nngrade.grader.grading import requests
+from nngrade.grader.sandbox import runner
+from nngrade.grader.grading import solution
+from nngrade.grader.sandbox.limits import Limits
 from nngrade.grader.spec import Exercise
 
 
@@ -27,14 +31,38 @@ class ReferenceRun:
     state: dict[str, Any]
 
 
-def fingerprint(exercise: Exercise) -> str:
-    """A hash of everything a reference observation depends on: content, engine, versions."""
-    digest = hashlib.sha256(nngrade.__version__.encode())
-    # the whole reference tree, since a cases module may import from another exercise's
-    for package_name in ("nngrade.reference", "nngrade.grader"):
+# The parts of the engine that can change an observation: what runs in the sandbox, the probe
+# API and declarations, and how requests, the reference notebook and its kernel run are made.
+# The command line, the outputs, the comparison (verdicts, not observations) and the batch
+# machinery are left out, so editing them keeps every cached observation and stored grade.
+OBSERVATION_SOURCES: tuple[tuple[str, str], ...] = (
+    ("nngrade.reference", "**/*.py"),  # all of it: a cases module may import another's
+    ("nngrade.grader.sandbox", "*.py"),
+    ("nngrade.grader", "probes.py"),
+    ("nngrade.grader", "spec.py"),
+    ("nngrade", "config.py"),
+    ("nngrade.grader.grading", "requests.py"),
+    ("nngrade.grader.grading", "kernel.py"),
+    ("nngrade.grader.grading", "solution.py"),
+    ("nngrade.grader.grading", "expected.py"),
+)
+
+
+def observation_sources() -> list[Path]:
+    """The files whose content is part of every fingerprint."""
+    found: list[Path] = []
+    for package_name, pattern in OBSERVATION_SOURCES:
         root = Path(str(resources.files(package_name)))
-        for path in sorted(root.rglob("*.py")):
-            digest.update(str(path.relative_to(root)).encode() + path.read_bytes())
+        found += sorted(root.glob(pattern))
+    return found
+
+
+def fingerprint(exercise: Exercise) -> str:
+    """A hash of everything a reference observation depends on: content, the parts of the
+    engine that make observations (``OBSERVATION_SOURCES``), versions."""
+    digest = hashlib.sha256(nngrade.__version__.encode())
+    for path in observation_sources():
+        digest.update(path.name.encode() + path.read_bytes())
     notebook_file = resources.files("nngrade.exercises").joinpath(f"{exercise.stem}.ipynb")
     digest.update(notebook_file.read_bytes())
     for dist in ("torch", "numpy", "scikit-learn", "scipy", "pandas", "matplotlib"):
@@ -48,42 +76,46 @@ def fingerprint(exercise: Exercise) -> str:
 def load_or_compute(exercise: Exercise, limits: Limits, kernel_limits: kernel.KernelLimits,
                     use_cache: bool = True) -> ReferenceRun:
     """The cached observations if their fingerprint matches, else computed (and cached)."""
-    path = runs.cache_root() / f"{exercise.stem}-{fingerprint(exercise)}.json"
+    path = requests.cache_root() / f"{exercise.stem}-{fingerprint(exercise)}.json"
     if use_cache and path.is_file():
         try:
-            data = observe.loads(path.read_bytes())
+            data = wire.loads(path.read_bytes())
             cases = {(k.split("#")[0], int(k.split("#")[1])): v for k, v in data["cases"].items()}
-            return ReferenceRun(cases, data["state"])
-        except (observe.ObservationError, KeyError, ValueError, IndexError):
-            pass  # a damaged cache entry is recomputed
+            cached = ReferenceRun(cases, data["state"])
+        except (wire.ObservationError, KeyError, ValueError, IndexError):
+            cached = None  # a damaged cache entry is recomputed
+        if cached is not None:
+            declaration.check_keys(exercise, cached.cases, cached.state)
+            return cached
     run = compute(exercise, limits, kernel_limits)
+    declaration.check_keys(exercise, run.cases, run.state)
     if use_cache:
         path.parent.mkdir(parents=True, exist_ok=True)
         plain = {"cases": {f"{k[0]}#{k[1]}": v for k, v in run.cases.items()},
                  "state": run.state}
         tmp = path.with_suffix(f".{os.getpid()}.tmp")
-        tmp.write_bytes(observe.dumps(plain))
+        tmp.write_bytes(wire.dumps(plain))
         os.replace(tmp, path)
     return run
 
 
 def compute(exercise: Exercise, limits: Limits, kernel_limits: kernel.KernelLimits) -> ReferenceRun:
     """Run every reference cell on every case, and the reference notebook; a failure of the
-    reference is the package's problem (SetupError), never a student's."""
-    names = runs.state_names(exercise)
+    reference is the package's problem (ReferenceFailure), never a student's."""
+    names = requests.state_names(exercise)
     with ThreadPoolExecutor(1) as pool:
         execution = pool.submit(kernel.execute, solution.filled_notebook(exercise),
                                 state_names=names, limits=kernel_limits,
-                                env=runs.sandbox_env()) if names else None
+                                env=requests.sandbox_env()) if names else None
         cases: dict[tuple[str, int], Any] = {}
         for item in exercise.items:
             for index, case in enumerate(item.cases):
                 # the reference always gets its items' own time limits
-                request = runs.request(exercise, item, case, exercise.solution[item.id], (),
+                request = requests.request(exercise, item, case, exercise.solution[item.id], (),
                                        Limits(timeout=item.timeout, memory=limits.memory))
-                result = sandbox.run(request)
+                result = runner.run(request)
                 if result.status != "ok":
-                    raise SetupError(f"the reference of {item.id} failed on "
+                    raise ReferenceFailure(f"the reference of {item.id} failed on "
                                      f"{case.describe}: {result.message}")
                 cases[(item.id, index)] = result.observation
         state: dict[str, Any] = {}
@@ -91,10 +123,10 @@ def compute(exercise: Exercise, limits: Limits, kernel_limits: kernel.KernelLimi
             done = execution.result()
             if done.stopped or done.cell_errors:
                 problem = done.stopped or done.cell_errors[0].describe()
-                raise SetupError(f"the reference notebook of {exercise.stem} failed: {problem}")
+                raise ReferenceFailure(f"the reference notebook of {exercise.stem} failed: {problem}")
             missing = [n for n in names if n not in done.state]
             if missing:
-                raise SetupError(f"the reference notebook left no {missing}")
+                raise ReferenceFailure(f"the reference notebook left no {missing}")
             state = dict(done.state)
             for item in exercise.items:
                 if item.trained is not None:
@@ -111,11 +143,11 @@ def trained_key(item_id: str) -> str:
 def _measure_trained(exercise: Exercise, item: Any, state: dict[str, Any],
                      limits: Limits) -> Any:
     trained = item.trained
-    request = runs.trained_request(exercise, item, exercise.solution[trained.cell],
+    request = requests.trained_request(exercise, item, exercise.solution[trained.cell],
                                    state[trained.module], (),
                                    Limits(timeout=item.timeout, memory=limits.memory))
-    result = sandbox.run(request)
+    result = runner.run(request)
     if result.status != "ok":
-        raise SetupError(f"measuring the reference notebook's {trained.module} for {item.id} "
+        raise ReferenceFailure(f"measuring the reference notebook's {trained.module} for {item.id} "
                          f"failed: {result.message}")
     return result.observation

@@ -16,9 +16,9 @@ from pathlib import Path
 from typing import Callable, Iterable, Sequence
 
 from nngrade.errors import UsageError
-from nngrade.grader.grade import Grader
+from nngrade.grader.grading.grade import Grader
 from nngrade.grader.report import GradeReport, SubmissionReport
-from nngrade.grader.store import ResultStore
+from nngrade.grader.grading.store import ResultStore
 from nngrade.reference import exercise_names
 
 

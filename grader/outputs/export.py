@@ -16,11 +16,11 @@ from importlib import metadata
 from pathlib import Path
 
 from nngrade.datasets import DATA_FILES, data_path
+from nngrade.config import TORCH_PIN
 from nngrade.errors import SetupError
 
 PACKAGES = ("nngrade", "nngrade.grader", "nngrade.reference", "nngrade.datasets",
             "nngrade.exercises")
-TORCH = "torch==2.13.0"  # the CPU build, as constraints.txt pins it
 
 
 def requirements() -> list[str]:
@@ -35,7 +35,7 @@ def requirements() -> list[str]:
         if "extra ==" in requirement:
             continue
         name = re.split(r"[\s<>=!~;\[]", requirement, maxsplit=1)[0]
-        found.append(TORCH if name.lower() == "torch" else requirement)
+        found.append(TORCH_PIN if name.lower() == "torch" else requirement)
     return found
 
 SETUP_SH = """#!/usr/bin/env bash

@@ -17,6 +17,7 @@ from typing import Any
 
 import nbformat
 
+from nngrade.config import METADATA_KEY, PROBLEM_CHARS
 from nngrade.errors import SubmissionError
 
 MAX_NOTEBOOK_BYTES = 50 * 1024**2
@@ -79,7 +80,7 @@ def _parse(text: str) -> tuple[Any, list[str]]:
     problems = []
     if "ValidationError" in captured:
         message = getattr(captured["ValidationError"], "message", str(captured["ValidationError"]))
-        problems.append(f"the notebook does not follow the nbformat schema ({message[:200]})")
+        problems.append(f"the notebook does not follow the nbformat schema ({message[:PROBLEM_CHARS]})")
     return nb, problems
 
 
@@ -101,7 +102,7 @@ def _imports(source: str) -> list[str]:
 
 
 def _item_id(cell: Any) -> tuple[str | None, bool]:
-    meta = cell.get("metadata", {}).get("nngrade", {})
+    meta = cell.get("metadata", {}).get(METADATA_KEY, {})
     if not isinstance(meta, dict):
         return None, False
     item = meta.get("item")
@@ -110,7 +111,7 @@ def _item_id(cell: Any) -> tuple[str | None, bool]:
 
 def exercise_of(nb: Any, path: Path) -> str | None:
     """The exercise a notebook declares in its metadata, else None."""
-    meta = nb.get("metadata", {}).get("nngrade", {})
+    meta = nb.get("metadata", {}).get(METADATA_KEY, {})
     name = meta.get("exercise") if isinstance(meta, dict) else None
     return name if isinstance(name, str) and name else None
 

@@ -1,0 +1,38 @@
+"""The last module the warm fork server imports: readies what it preloaded for a fork.
+
+The fork server imports the modules the exercises declare (``Exercise.preload``), then this
+one. Forking from an interpreter that has already imported torch takes milliseconds instead
+of the 1.5-2.5 s of imports. Nothing from the reference, a hidden case or a student is
+loaded here: a forked child inherits all of this process's memory. Only tiny tensors are
+used, so torch's OpenMP pool is never started (a child forked after it started hangs on its
+first matmul).
+"""
+
+import sys
+
+try:  # finding libseccomp runs ldconfig twice (25 ms): once here, not in every child
+    import pyseccomp  # noqa: F401
+except (ImportError, OSError, AttributeError):
+    pass
+
+import nngrade.grader.sandbox.child  # noqa: E402,F401
+import nngrade.grader.sandbox.wire  # noqa: E402,F401
+
+if "matplotlib" in sys.modules:  # whatever backend was picked, a sandbox draws off-screen
+    sys.modules["matplotlib"].use("Agg")
+
+
+def _warm_torch_training(torch) -> None:
+    # The first optimizer built in a process lazily imports hundreds of modules (~1 s).
+    layer = torch.nn.Linear(1, 1)
+    opt = torch.optim.SGD(layer.parameters(), lr=0.1)
+    loss = torch.nn.MSELoss()(layer(torch.zeros(2, 1)), torch.ones(2, 1))
+    opt.zero_grad()
+    loss.backward()
+    opt.step()
+    torch.optim.Adam(layer.parameters())
+
+
+if "torch" in sys.modules:
+    sys.modules["torch"].set_num_threads(1)
+    _warm_torch_training(sys.modules["torch"])
