@@ -7,6 +7,8 @@ import time
 import nbformat
 import pytest
 
+import nngrade.reference
+
 from nngrade.grader.sandbox import namespaces
 from nngrade.grader.grading import kernel
 from nngrade.grader.sandbox.limits import MiB
@@ -58,6 +60,9 @@ def test_the_given_notebook_is_not_modified():
     assert nb.cells[0].outputs == [] and len(nb.cells) == 1
 
 
+REFERENCE = os.path.dirname(os.path.abspath(nngrade.reference.__file__))
+
+
 def test_the_notebook_run_has_no_network_cannot_write_outside_and_cannot_see_hidden(tmp_path):
     secret = tmp_path / "reference"
     secret.mkdir()
@@ -67,12 +72,19 @@ def test_the_notebook_run_has_no_network_cannot_write_outside_and_cannot_see_hid
         "import socket\nsocket.create_connection(('127.0.0.1', 22), timeout=2)",
         f"open({str(planted)!r}, 'w').write('x')",
         f"import os\nseen = os.listdir({str(secret)!r})",
-        "open('scratch.txt', 'w').write('fine')\nscratch = open('scratch.txt').read()"),
-        state_names=["seen", "scratch"], hide=[str(secret)])
-    assert [e.ename for e in run.cell_errors] == ["OSError", "OSError"]
-    assert "unreachable" in run.cell_errors[0].evalue
-    assert "Read-only" in run.cell_errors[1].evalue and not planted.exists()
-    assert run.state == {"seen": [], "scratch": "fine"}
+        f"try:\n    covered = os.listdir({REFERENCE!r})\nexcept OSError as e:\n"
+        "    covered = type(e).__name__",
+        "open('scratch.txt', 'w').write('fine')\nscratch = open('scratch.txt').read()",
+        "open('/usr/planted.txt', 'w')"),
+        state_names=["covered", "scratch"], hide=[str(secret), REFERENCE])
+    # the folders outside the view have no path at all; the reference is covered
+    assert [e.ename for e in run.cell_errors] == ["OSError", "FileNotFoundError",
+                                                 "FileNotFoundError", "OSError"]
+    assert "unreachable" in run.cell_errors[0].evalue and not planted.exists()
+    assert "Read-only" in run.cell_errors[3].evalue
+    # not in the view at all (an editable install) or covered (inside site-packages)
+    assert run.state["covered"] in ("FileNotFoundError", "PermissionError")
+    assert run.state["scratch"] == "fine"
 
 
 def test_the_kernel_runs_with_every_protection_and_reports_them(tmp_path):
@@ -88,16 +100,15 @@ def test_the_notebook_cannot_see_or_signal_the_graders_processes():
     assert run.state == {"parent": 0, "reach": "not found"}
 
 
-def test_the_notebook_cannot_start_processes_or_unmount_a_hidden_folder(tmp_path):
-    secret = tmp_path / "reference"
-    secret.mkdir()
-    (secret / "solution.py").write_text("ANSWER = 42")
+def test_the_notebook_cannot_start_processes_or_unmount_a_hidden_folder():
     run = kernel.execute(_nb(
         "import subprocess\nsubprocess.run(['true'])",
-        f"import ctypes, os\nctypes.CDLL(None).umount2({str(secret).encode()!r}, 2)\n"
-        f"seen = os.listdir({str(secret)!r})"), state_names=["seen"], hide=[str(secret)])
+        f"import ctypes, os\nrefused = ctypes.CDLL(None).umount2({REFERENCE.encode()!r}, 2)\n"
+        f"try:\n    seen = os.listdir({REFERENCE!r})\nexcept OSError as e:\n"
+        "    seen = type(e).__name__"), state_names=["seen", "refused"], hide=[REFERENCE])
     assert [e.ename for e in run.cell_errors] == ["PermissionError"]
-    assert run.state == {"seen": []}
+    assert run.state["seen"] in ("FileNotFoundError", "PermissionError")
+    assert run.state["refused"] == -1
 
 
 def test_one_output_over_the_message_cap_is_refused_with_a_sentence():

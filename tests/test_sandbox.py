@@ -9,8 +9,10 @@ import time
 
 import pytest
 
+import nngrade.reference
+
 from nngrade.grader.sandbox import namespaces
-from nngrade.grader.sandbox import syscalls
+from nngrade.grader.sandbox import syscalls, view
 from nngrade.grader.sandbox.limits import GiB
 
 # run_cell uses tests/sandbox_cases.py (tests/ is on sys.path before the fork server starts)
@@ -93,24 +95,30 @@ def test_threads_still_run_under_the_system_call_filter():
 _LIBC = "import ctypes\nlibc = ctypes.CDLL(None, use_errno=True)\n"
 
 
-def test_unmounting_what_hides_the_reference_does_not_reveal_it(tmp_path):
-    secret = tmp_path / "reference"
-    secret.mkdir()
-    (secret / "solution.py").write_text("ANSWER = 42")
-    source = (_LIBC + f"code = libc.umount2({str(secret).encode()!r}, 2)\n"
-              f"y = len(open({str(secret / 'solution.py')!r}).read())")
-    result = run(source, hide=(str(secret),))
-    assert namespaces.HIDDEN in result.protections
-    assert result.kind == "exception" and "No such file" in result.message
+REFERENCE = os.path.dirname(os.path.abspath(nngrade.reference.__file__))
+SOLUTION = os.path.join(REFERENCE, "vanishing", "solution.py")
+
+
+def test_unmounting_what_hides_the_reference_does_not_reveal_it():
+    source = (_LIBC + f"code = libc.umount2({REFERENCE.encode()!r}, 2)\n"
+              f"y = len(open({SOLUTION!r}).read())")
+    result = run(source, hide=(REFERENCE,))
+    assert view.ALLOW_LISTED in result.protections
+    assert result.kind == "exception"
+    assert "No such file" in result.message or "Permission denied" in result.message
 
 
 def test_remounting_the_root_writable_or_joining_the_graders_namespaces_fails(tmp_path):
     target = tmp_path / "planted.txt"
-    remount = (_LIBC + "libc.mount(None, b'/', None, 0x20 | 0x1000, None)\n"
-               f"open({str(target)!r}, 'w').write('x')\ny = 1")
-    assert "Read-only file system" in run(remount).message and not target.exists()
+    remount = (_LIBC + "refused = libc.mount(None, b'/usr', None, 0x20 | 0x1000, None)\n"
+               "open('/usr/planted.txt', 'w').write('x')\ny = 1")
+    assert "Read-only file system" in run(remount).message
+    assert not os.path.exists("/usr/planted.txt") and not target.exists()
+    # the grader's namespaces have no name in the sandbox's /proc, and setns is refused
+    outside = run(f"import os\nfd = os.open('/proc/{os.getpid()}/ns/net', os.O_RDONLY)\ny = 1")
+    assert outside.kind == "exception" and "No such file" in outside.message
     join = (_LIBC + "import os\n"
-            f"fd = os.open('/proc/{os.getpid()}/ns/net', os.O_RDONLY)\n"
+            "fd = os.open('/proc/self/ns/net', os.O_RDONLY)\n"
             "joined = libc.setns(fd, 0)\n"
             "y = 1000 + ctypes.get_errno() if joined == -1 else 0")
     assert run(join).observation == {"y": 1000 + errno.EPERM}  # refused, with EPERM
@@ -147,19 +155,22 @@ def test_the_cell_has_no_network_even_to_loopback():
 def test_the_cell_cannot_write_outside_its_working_directory(tmp_path):
     target = tmp_path / "planted.txt"
     result = run(f"open({str(target)!r}, 'w').write('x')\ny = 1")
-    assert namespaces.READ_ONLY in result.protections
-    assert "Read-only file system" in result.message and not target.exists()
+    assert view.ALLOW_LISTED in result.protections
+    assert "No such file" in result.message and not target.exists()  # not even a path
+    result = run("open('/usr/planted.txt', 'w').write('x')\ny = 1")
+    assert "Read-only file system" in result.message and not os.path.exists("/usr/planted.txt")
     assert run("open('scratch.txt', 'w').write('ok')\ny = len(open('scratch.txt').read())").observation == {"y": 2}
 
 
-def test_hidden_folders_read_as_empty_and_their_files_are_gone(tmp_path):
+def test_hidden_folders_and_what_lies_outside_the_view_cannot_be_read(tmp_path):
     secret = tmp_path / "reference"
     secret.mkdir()
     (secret / "solution.py").write_text("ANSWER = 42")
-    listed = run(f"import os\ny = len(os.listdir({str(secret)!r}))", hide=(str(secret),))
-    assert namespaces.HIDDEN in listed.protections and listed.observation == {"y": 0}
-    read = run(f"y = len(open({str(secret / 'solution.py')!r}).read())", hide=(str(secret),))
-    assert read.kind == "exception" and "No such file" in read.message
+    for folder, file in ((str(secret), str(secret / "solution.py")), (REFERENCE, SOLUTION)):
+        listed = run(f"import os\ny = len(os.listdir({folder!r}))", hide=(folder,))
+        assert listed.kind == "exception" and "Error" in listed.message, listed
+        read = run(f"y = len(open({file!r}).read())", hide=(folder,))
+        assert read.kind == "exception" and "ANSWER" not in read.message
 
 
 def test_the_cell_cannot_swap_the_probe_that_inspects_it():
@@ -172,8 +183,9 @@ def test_filling_the_disk_stops_at_the_private_scratch_space():
     assert result.kind == "exception" and "No space left" in result.message
 
 
-def test_a_thread_that_never_ends_does_not_hold_the_result():
+def test_a_thread_the_cell_leaves_running_voids_its_result_at_once():
     started = time.monotonic()
     result = run("import threading, time\n"
-                       "threading.Thread(target=lambda: time.sleep(10**6)).start()\ny = 1")
-    assert result.observation == {"y": 1} and time.monotonic() - started < 5
+                 "threading.Thread(target=lambda: time.sleep(10**6)).start()\ny = 1")
+    assert result.kind == "thread" and "left 1 thread(s) running" in result.message
+    assert time.monotonic() - started < 5

@@ -33,7 +33,7 @@ from nngrade.reference import load_exercise, exercise_names
 # kinds of sandbox failure that are errors of the run (the item shows "error"); the others
 # (missing, probe) are a wrong answer, and "internal" is the package's own failure
 _RUN_ERRORS = {"exception", "timeout", "memory", "exit", "crash", "syntax", "too_big", "garbled",
-               "unsendable"}
+               "unsendable", "forged", "thread"}
 
 
 def _ensure_data(exercise: Exercise) -> None:

@@ -27,9 +27,8 @@ from jupyter_core.utils import run_sync
 from nbclient import NotebookClient
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
 
-from nngrade.config import (ENV_OFFLINE, MESSAGE_CHARS, METADATA_KEY, PROBLEM_CHARS,
-                            PROTECTIONS_BYTES)
-from nngrade.grader.sandbox import wire
+from nngrade.config import MESSAGE_CHARS, METADATA_KEY, PROBLEM_CHARS, PROTECTIONS_BYTES
+from nngrade.grader.sandbox import environment, wire
 from nngrade.grader.sandbox.limits import GiB, MiB
 
 KERNEL_NAME = "nngrade-sandbox"
@@ -144,7 +143,7 @@ def _state_cell(names: Sequence[str], marker: str) -> Any:
     source = (
         "def _nngrade_state():\n"
         "    import json\n"
-        "    from nngrade.grader.sandbox import wire\n"
+        "    from nngrade.grader.sandbox import environment, wire\n"
         "    found = {}\n"
         f"    for name in {list(names)!r}:\n"
         "        if name in globals():\n"
@@ -220,17 +219,22 @@ def execute(nb: Any, *, state_names: Sequence[str] = (), limits: KernelLimits = 
     report = tmp / "protections"
     _kernelspec(tmp / "kernels", limits, cwd if isolated else None, hide, report)
     # over IPC (socket files in the working directory) the kernel needs no network at all
+    # its sockets and its connection file (the key included) live in its own folder, which
+    # only this kernel's view contains
     km = _BoundedKernelManager(kernel_name=KERNEL_NAME, transport="ipc", ip=str(cwd / "kernel"),
+                            connection_file=str(cwd / "connection.json"),
                             context=_bounded_context(limits.message),
                             kernel_spec_manager=KernelSpecManager(kernel_dirs=[str(tmp / "kernels")]))
     client = _CappedClient(
         work, limits.output, n_cells, km=km, timeout=int(limits.cell_timeout),
         startup_timeout=int(limits.startup_timeout), allow_errors=True,
         record_timing=False, ipython_hist_file=":memory:", kernel_name=KERNEL_NAME)
-    kernel_env = {**os.environ, **(env or {}), ENV_OFFLINE: "1", "MPLBACKEND": "Agg",
-                  "OMP_NUM_THREADS": "1", "PYDEVD_DISABLE_FILE_VALIDATION": "1",
-                  # the home folder may be read-only for the kernel: keep its caches here
-                  "IPYTHONDIR": str(cwd / ".ipython"), "MPLCONFIGDIR": str(cwd / ".matplotlib")}
+    # nothing of the grader's environment but what the allow-list names; caches in its folder
+    kernel_env = {**environment.for_sandbox(str(cwd), env or {}),
+                  "PYDEVD_DISABLE_FILE_VALIDATION": "1", "IPYTHONDIR": str(cwd / ".ipython"),
+                  "JUPYTER_RUNTIME_DIR": str(cwd / ".jupyter"),
+                  "JUPYTER_DATA_DIR": str(cwd / ".jupyter"),
+                  "JUPYTER_CONFIG_DIR": str(cwd / ".jupyter")}
     started = time.monotonic()
     stopped = None
     try:

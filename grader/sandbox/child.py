@@ -15,18 +15,17 @@ import importlib
 import io
 import os
 import random
+import secrets
 import sys
 import traceback
 from typing import Any
 
-from nngrade.config import ENV_OFFLINE
 from nngrade.errors import ProbeError
 from nngrade.grader import probes
 from nngrade.grader.probes import short as _short
-from nngrade.grader.sandbox import namespaces
+from nngrade.grader.sandbox import (channel, environment, namespaces, pristine, privileges,
+                                    syscalls, view, wire)
 from nngrade.grader.sandbox import limits as _limits
-from nngrade.grader.sandbox import wire
-from nngrade.grader.sandbox import syscalls
 
 CELL_FILENAME = "<your cell>"
 _MEMORY_WORDS = ("can't allocate memory", "Unable to allocate", "out of memory")
@@ -100,22 +99,32 @@ def _restore(saved: dict[str, Any]) -> None:
     current.update(saved)
 
 
-def run(request: dict[str, Any]) -> dict[str, Any]:
-    """Run one request in this process and return the plain result (no exception escapes)."""
+def prepare(request: dict[str, Any]) -> tuple[dict[str, Any], Any]:
+    """The grader's side of a run, done before the sandbox closes: import the exercise's
+    cases (the reference folder is out of the sandbox's view later) and build the inputs.
+    Returns the cell's namespace and the probe, bound now so the cell cannot swap it."""
     _seed(int(request.get("seed", 0)))
     cases = importlib.import_module(request["cases_module"])
+    build, probe = getattr(cases, request["build"]), getattr(cases, request["probe"])
     namespace: dict[str, Any] = {"__name__": "__main__", "__builtins__": builtins}
+    namespace.update(build(**dict(request.get("args", {}))))
+    return namespace, probe
+
+
+def run(request: dict[str, Any], namespace: dict[str, Any], probe: Any) -> dict[str, Any]:
+    """Run the cell on its prepared inputs, then the probe; returns the plain result (no
+    exception escapes). Runs inside the sandbox, with no privilege left."""
+    built = dict(namespace)
+    # the notebook's imports run inside the sandbox: an import runs code too
     for statement in request.get("preamble", ()):
         try:
             exec(compile(statement, "<imports>", "exec"), namespace)
         except Exception:  # an import of the student's own that this sandbox lacks
             pass
+    namespace.update(built)  # the grader's inputs win over a name an import rebinds
     args = dict(request.get("args", {}))
-    # bound now: the cell must not be able to swap the probe that inspects it
-    build, probe = getattr(cases, request["build"]), getattr(cases, request["probe"])
-    namespace.update(build(**args))
-    if request.get("hide") and request["protections"] and namespaces.hide(request["hide"]):
-        request["protections"].append(namespaces.HIDDEN)
+    pristine.top_up()
+    restore_libraries = pristine.restore  # bound before the cell can replace it
     # last step before student code: the filter also forbids what building the sandbox needed
     if request.get("isolate", True) and syscalls.restrict():
         request["protections"].append(syscalls.FILTERED)
@@ -128,13 +137,21 @@ def run(request: dict[str, Any]) -> dict[str, Any]:
         return _error("syntax", f"the cell cannot be compiled: {_short(exc)}")
     saved_builtins = dict(vars(builtins))
     probes.mark_threads()
+    threads_before = frozenset(sys._current_frames())
     try:
         exec(code, namespace)
     except BaseException as exc:  # SystemExit and KeyboardInterrupt too: all are the cell's
         _restore(saved_builtins)
+        restore_libraries()
         return _exception_result(exc)
-    # a cell may replace builtins (isinstance, len, ...): the probe and encoding need the real ones
+    # a cell may replace builtins (isinstance, len, ...) and library functions (np.allclose):
+    # the probe and the encoding need the real ones
     _restore(saved_builtins)
+    restore_libraries()
+    left = set(sys._current_frames()) - threads_before
+    if left:
+        return _error("thread", f"the cell left {len(left)} thread(s) running; a graded cell "
+                      "must finish everything it starts (join every thread) before it ends")
     unfilled = [n for n in request.get("writes", ()) if namespace.get(n, None) is Ellipsis]
     if unfilled:
         return {"status": "unfilled", "message": f"`{unfilled[0]}` is still `...`: fill in the cell"}
@@ -152,12 +169,67 @@ def run(request: dict[str, Any]) -> dict[str, Any]:
             result = _error("probe", f"checking what your cell produced raised "
                                      f"{type(exc).__name__}: {_short(exc)}")
         return result
+    restore_libraries()  # a probe calls the student's code (a model's forward) too
     return {"status": "ok", "observation": observation}
 
 
+def _encode(result: dict[str, Any], protections: list[str], limit: int) -> bytes:
+    result["protections"] = list(protections)
+    try:
+        payload = wire.dumps(result)
+    except BaseException as exc:  # what the probe found holds something that is not data
+        payload = wire.dumps(_error("unsendable", "what the cell produced cannot be sent back "
+                                    f"for checking ({type(exc).__name__}: {_short(exc)})"))
+    if len(payload) > limit:
+        payload = wire.dumps(_error("too_big", "what the cell produced is too large to check"))
+    return payload
+
+
+def _enclose(request: dict[str, Any], limits: _limits.Limits, workdir: str,
+             send: Any) -> tuple[list[str], Any]:
+    """Sandbox the rest of this run (``namespaces.enclose``): this process becomes the
+    supervisor, which only relays (``channel``); its child runs the cell. Returns, in the
+    child, the protections and the channel to the supervisor (None when unenclosed)."""
+    if not request.get("isolate", True):
+        _limits.apply(limits)
+        return [], None
+    key = secrets.token_bytes(32)
+    to_cell_r, to_cell_w = os.pipe()
+    from_cell_r, from_cell_w = os.pipe()
+
+    def supervise(child_pid: int) -> None:
+        os.close(to_cell_r)
+        os.close(from_cell_w)
+        channel.supervise(child_pid, from_cell_r, to_cell_w, key, send, limits)
+
+    def view_for(uid: int | None) -> view.View:
+        # nothing the fork server or the grader opened stays reachable: only the output
+        # and the two pipes to the supervisor
+        os.close(to_cell_w)
+        os.close(from_cell_r)
+        keep = sorted({from_cell_w, to_cell_r})
+        os.closerange(3, keep[0])
+        os.closerange(keep[0] + 1, keep[1])
+        os.closerange(keep[1] + 1, 1 << 16)
+        return view.standard(scratch=((workdir, limits.scratch), ("/tmp", limits.scratch)),
+                             hidden=tuple(request.get("hide", ())), owner=uid)
+
+    try:
+        held, enclosed = namespaces.enclose(view_for, os.path.join(workdir, ".view"), workdir,
+                                            supervise, before_fork=lambda: _limits.apply(limits))
+    except OSError as exc:  # in the child: a view that could not be built runs nothing
+        channel.Cell(from_cell_w, to_cell_r).send(
+            wire.dumps(_error("internal", f"the sandbox could not be built: {exc}")))
+        os._exit(0)
+    if not enclosed:
+        for fd in (to_cell_r, to_cell_w, from_cell_r, from_cell_w):
+            os.close(fd)
+        return held, None
+    return held, channel.Cell(from_cell_w, to_cell_r)
+
+
 def child_main(request: dict[str, Any], conn: Any, workdir: str) -> None:
-    """Entry point of a forked child: limit, isolate output, run, send plain data, exit."""
-    dumps = wire.dumps  # bound before student code can replace it
+    """Entry point of a forked child: limit, isolate, run, send plain data, exit."""
     send = conn.send_bytes
     try:
         os.setsid()
@@ -174,32 +246,23 @@ def child_main(request: dict[str, Any], conn: Any, workdir: str) -> None:
     out = os.open(os.path.join(workdir, "output.txt"), os.O_WRONLY | os.O_CREAT, 0o600)
     os.dup2(out, 1)
     os.dup2(out, 2)
-    # the fork server's environment is frozen at its start; the grader sends what matters now
-    os.environ.update(request.get("env", {}))
-    os.environ.update({ENV_OFFLINE: "1", "MPLBACKEND": "Agg"})
+    os.close(out)
+    # nothing of the grader's environment: only what the allow-list names
+    environment.replace(environment.for_sandbox(workdir, request.get("env", {})))
     sys.stdout = _BoundedText(limits.output)
     sys.stderr = _BoundedText(limits.output)
-    request["protections"] = (namespaces.enter(workdir, scratch_bytes=limits.scratch)
-                              if request.get("isolate", True) else [])
-    _limits.apply(limits)
-    if request["protections"] and namespaces.own_pid_namespace():
-        init = os.fork()
-        if init:  # stay outside; the cell runs in the init of the new namespace
-            os.waitpid(init, 0)
-            os._exit(0)
-        request["protections"].append(namespaces.OWN_PIDS)
     try:
-        result = run(request)
+        namespace, probe = prepare(request)
     except BaseException as exc:  # the grader's own inputs failed: not the student's doing
-        result = _error("internal", f"{type(exc).__name__}: {_short(exc)}")
-    result["protections"] = list(request["protections"])
-    try:
-        payload = dumps(result)
-    except BaseException as exc:  # what the probe found holds something that is not data
-        payload = dumps(_error("unsendable", "what the cell produced cannot be sent back for "
-                               f"checking ({type(exc).__name__}: {_short(exc)})"))
-    if len(payload) > limits.result:
-        payload = dumps(_error("too_big", "what the cell produced is too large to check"))
+        send(_encode(_error("internal", f"{type(exc).__name__}: {_short(exc)}"), [],
+                     limits.result))
+        os._exit(0)
+    held, cell = _enclose(request, limits, workdir, send)
+    request["protections"] = held
+    if cell is not None:  # the cell's process never holds the grader's channel (closed above)
+        send = cell.send
+    result = run(request, namespace, probe)
+    payload = _encode(result, request["protections"], limits.result)
     try:
         send(payload)
     finally:

@@ -1,11 +1,14 @@
-"""Start an IPython kernel under OS limits: ``python -m nngrade.grader.sandbox.kernel_launch``.
+"""Start an IPython kernel in the sandbox: ``python -m nngrade.grader.sandbox.kernel_launch``.
 
-The kernelspec that ``kernel`` writes points here. The launcher builds the sandbox (the
-namespaces of ``namespaces``, resource limits), then forks: the child becomes the init of a new
-PID namespace, loads the system-call filter and execs ipykernel, so the kernel and anything it
-starts are capped, cannot see or signal the grader's processes, and die together; the
-launcher only waits, and takes the kernel down with it if it is killed. What held is written
-to ``--report`` before the kernel starts, through a file the kernel can no longer reach.
+The kernelspec that ``grading.kernel`` writes points here. The launcher enters the
+namespaces, applies the resource limits, then forks (``namespaces.enclose``): the child
+becomes the init of a new PID namespace, builds the kernel's view (the same allow-list as an
+item run, with the kernel's own folder writable: its connection file and sockets live
+there), drops every privilege, loads the system-call filter and execs ipykernel. So the
+kernel and anything it starts are capped, see nothing of the machine but its view, cannot
+name or signal any other process, and die together; the launcher only waits, and takes the
+kernel down with it if it is killed. What held is written to ``--report`` before the kernel
+starts, through a file the kernel can no longer reach.
 """
 
 from __future__ import annotations
@@ -17,9 +20,7 @@ import resource
 import signal
 import sys
 
-from nngrade.grader.sandbox import namespaces
-from nngrade.grader.sandbox import limits
-from nngrade.grader.sandbox import syscalls
+from nngrade.grader.sandbox import limits, namespaces, syscalls, view
 
 PR_SET_PDEATHSIG = 1
 
@@ -50,8 +51,15 @@ def _wait_for(child: int) -> None:
     os._exit(os.waitstatus_to_exitcode(status) & 0xFF)
 
 
+def _connection_file(rest: list[str]) -> str | None:
+    for flag, value in zip(rest, rest[1:]):
+        if flag == "-f":
+            return value
+    return None
+
+
 def main(argv: list[str]) -> None:
-    """Apply the limits given on the command line, then become ipykernel."""
+    """Apply the limits given on the command line, build the sandbox, then become ipykernel."""
     parser = argparse.ArgumentParser()
     parser.add_argument("--memory", type=int, required=True)
     parser.add_argument("--cpu", type=int, required=True)
@@ -61,24 +69,41 @@ def main(argv: list[str]) -> None:
     parser.add_argument("--report", help="a file to write the protections that held to")
     parser.add_argument("rest", nargs=argparse.REMAINDER)
     args = parser.parse_args(argv)
-    # opened before the file system turns read-only, closed before the kernel starts
+    rest = [a for a in args.rest if a != "--"]
+    # opened before the view is built, closed before the kernel starts
     report = os.open(args.report, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600) if args.report else None
+
+    def apply_limits() -> None:
+        for which, value in ((resource.RLIMIT_AS, args.memory), (resource.RLIMIT_CPU, args.cpu),
+                             (resource.RLIMIT_FSIZE, args.fsize)):
+            limits.lower(which, value)
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+
     held: list[str] = []
     if args.workdir:
-        held = namespaces.enter(args.workdir)
-        if held and args.hide and namespaces.hide(args.hide):
-            held.append(namespaces.HIDDEN)
-    for which, value in ((resource.RLIMIT_AS, args.memory), (resource.RLIMIT_CPU, args.cpu),
-                         (resource.RLIMIT_FSIZE, args.fsize)):
-        limits.lower(which, value)
-    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
-    rest = [a for a in args.rest if a != "--"]
-    if args.workdir and namespaces.own_pid_namespace():
-        child = os.fork()
-        if child:
+        workdir = os.path.abspath(args.workdir)
+        connection = _connection_file(rest)
+
+        def view_for(uid: int | None) -> view.View:
+            if uid is not None:  # the kernel's folder and connection file become its user's
+                for folder, _, files in os.walk(workdir):
+                    for path in (folder, *(os.path.join(folder, f) for f in files)):
+                        os.lchown(path, uid, uid)
+                if connection:
+                    os.chown(connection, uid, uid)
+            readable = (connection,) if connection and not connection.startswith(workdir) else ()
+            return view.standard(readable, scratch=(("/tmp", limits.MiB * 64),),
+                                 bound=(workdir,), hidden=tuple(args.hide), owner=uid)
+
+        def supervise(child: int) -> None:
             if report is not None:
                 os.close(report)
             _wait_for(child)
+
+        held, _ = namespaces.enclose(view_for, os.path.join(os.path.dirname(workdir), "view"),
+                                     workdir, supervise, before_fork=apply_limits)
+    else:
+        apply_limits()
     _become_kernel(rest, held, report, filtered=bool(args.workdir))
 
 

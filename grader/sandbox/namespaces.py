@@ -1,10 +1,12 @@
-"""Kernel namespaces for a process that runs student code (Linux): no network, a read-only
-view of the machine, and the reference, caches and other submissions hidden.
+"""Kernel namespaces for a process that runs student code (Linux): no network, no IPC with
+the machine, a mount table and a PID namespace of its own.
 
-Applied inside the limited process itself, after its inputs are built and before any student
-code runs. Every step is tried and the ones that took effect are returned, so the report can
-say which protections were in force; where the kernel refuses (no privilege, no user
-namespaces), grading goes on under the resource limits alone and says so.
+``enter`` is applied in the sandbox's outer process, after its inputs are built; its child,
+the init of a new PID namespace (``own_pid_namespace``), then builds the file-system view
+(``view``) and drops its privileges (``privileges``). Every step is tried and the ones that
+took effect are returned, so the report can say which protections were in force; where the
+kernel refuses (no user namespaces), grading goes on under the resource limits alone and
+says so.
 """
 
 from __future__ import annotations
@@ -12,19 +14,19 @@ from __future__ import annotations
 import ctypes
 import os
 import sys
-from typing import Iterable
+from typing import Any, Callable
 
-from nngrade.grader.sandbox.syscalls import (CLONE_NEWNET, CLONE_NEWNS, CLONE_NEWPID, CLONE_NEWUSER,
-                                     FILTERED)
+from nngrade.grader.sandbox.privileges import NO_PRIVILEGE
+from nngrade.grader.sandbox.syscalls import (CLONE_NEWIPC, CLONE_NEWNET, CLONE_NEWNS,
+                                             CLONE_NEWPID, CLONE_NEWUSER, CLONE_NEWUTS, FILTERED)
+from nngrade.grader.sandbox.view import ALLOW_LISTED, OWN_PROC
 
-MS_RDONLY, MS_NOSUID, MS_NODEV = 0x1, 0x2, 0x4
-MS_REMOUNT, MS_BIND, MS_REC, MS_PRIVATE = 0x20, 0x1000, 0x4000, 0x40000
+MS_REC, MS_PRIVATE = 0x4000, 0x40000
 
 NO_NETWORK = "no network"
-READ_ONLY = "read-only file system outside its working directory"
-HIDDEN = "reference, caches and other submissions hidden"
 OWN_PIDS = "its own process namespace (every process it starts dies with it)"
-ALL = (NO_NETWORK, READ_ONLY, HIDDEN, OWN_PIDS, FILTERED)
+# every protection a sandboxed run can report; what a run lacks is named in the warning
+ALL = (NO_NETWORK, ALLOW_LISTED, OWN_PROC, OWN_PIDS, NO_PRIVILEGE, FILTERED)
 
 
 def _libc() -> ctypes.CDLL | None:
@@ -44,71 +46,44 @@ def _write(path: str, text: str) -> None:
         out.write(text)
 
 
-def _enter(libc: ctypes.CDLL, user_namespace: bool | None) -> bool:
-    """New mount and network namespaces, inside a new user namespace where the process may
-    not create them directly (an unprivileged user) or when ``user_namespace`` is True."""
-    if not user_namespace and libc.unshare(CLONE_NEWNS | CLONE_NEWNET) == 0:
-        return True
+_FLAGS = CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS
+
+
+def _enter(libc: ctypes.CDLL, user_namespace: bool | None) -> bool | None:
+    """New mount, network, IPC and UTS namespaces, inside a new user namespace where the
+    process may not create them directly (an unprivileged user) or when ``user_namespace``
+    is True. Returns whether a user namespace was entered, None if nothing held."""
+    if not user_namespace and libc.unshare(_FLAGS) == 0:
+        return False
     if user_namespace is False:
-        return False
+        return None
     uid, gid = os.geteuid(), os.getegid()
-    if libc.unshare(CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWNET) != 0:
-        return False
+    if libc.unshare(CLONE_NEWUSER | _FLAGS) != 0:
+        return None
     try:  # map ourselves to root inside, so mounts are allowed there
         _write("/proc/self/setgroups", "deny")
         _write("/proc/self/uid_map", f"0 {uid} 1")
         _write("/proc/self/gid_map", f"0 {gid} 1")
     except OSError:
-        return False
+        return None
     return True
 
 
-def _mount(libc: ctypes.CDLL, source: str | None, target: str, fstype: str | None,
-           flags: int, data: str | None = None) -> bool:
-    enc = (lambda s: s.encode() if s is not None else None)
-    return libc.mount(enc(source), enc(target), enc(fstype), ctypes.c_ulong(flags),
-                      enc(data)) == 0
-
-
-def enter(workdir: str, scratch_bytes: int | None = None, *,
-          user_namespace: bool | None = None) -> list[str]:
-    """Cut the network and make everything but ``workdir`` read-only; returns what held.
+def enter(*, user_namespace: bool | None = None) -> tuple[list[str], bool]:
+    """Cut the network and IPC, and give this process a private mount table.
 
     ``user_namespace``: None tries the plain namespaces, then a user namespace (the way
-    without privileges); True goes the unprivileged way only, False never does.
-
-    With ``scratch_bytes``, ``workdir`` becomes a private memory file system of that size, so
-    a cell cannot fill the disk; without, it stays the shared folder (the kernel's IPC
-    sockets live there and the grader must see them)."""
+    without privileges); True goes the unprivileged way only, False never does. Returns the
+    protections that held and whether the process is now in a user namespace of its own
+    (its privileges are then dropped by emptying its capabilities, not by a change of user).
+    """
     libc = _libc()
-    if libc is None or not _enter(libc, user_namespace):
-        return []
-    held = [NO_NETWORK]
-    if not _mount(libc, None, "/", None, MS_REC | MS_PRIVATE):
-        return held
-    # the working directory becomes a mount of its own, so it stays writable below
-    if scratch_bytes:
-        own = _mount(libc, "tmpfs", workdir, "tmpfs", MS_NOSUID | MS_NODEV,
-                     f"size={scratch_bytes},mode=700")
-    else:
-        own = _mount(libc, workdir, workdir, None, MS_BIND | MS_REC)
-    if own and _mount(libc, None, "/", None, MS_BIND | MS_REMOUNT | MS_RDONLY):
-        held.append(READ_ONLY)
-    os.chdir(workdir)  # the old working directory still points below the read-only mount
-    return held
-
-
-def hide(paths: Iterable[str]) -> bool:
-    """Cover each existing folder with an empty, unreadable file system; True if all held."""
-    libc = _libc()
-    if libc is None:
-        return False
-    ok = True
-    for path in paths:
-        if os.path.isdir(path):
-            ok = _mount(libc, "none", path, "tmpfs", MS_NOSUID | MS_NODEV | MS_RDONLY,
-                        "size=4k,mode=000") and ok
-    return ok
+    entered = None if libc is None else _enter(libc, user_namespace)
+    if entered is None or libc is None:
+        return [], False
+    if libc.mount(None, b"/", None, ctypes.c_ulong(MS_REC | MS_PRIVATE), None) != 0:
+        return [], entered
+    return [NO_NETWORK], entered
 
 
 def own_pid_namespace() -> bool:
@@ -118,3 +93,38 @@ def own_pid_namespace() -> bool:
     left the process group with setsid(); so killing the group leaves nothing behind."""
     libc = _libc()
     return libc is not None and libc.unshare(CLONE_NEWPID) == 0
+
+
+def enclose(view_for: Callable[[int | None], Any], root: str, workdir: str,
+            supervise: Callable[[int], None], *, user_namespace: bool | None = None,
+            before_fork: Callable[[], None] | None = None) -> tuple[list[str], bool]:
+    """Put the rest of this process's work in a sandbox; returns what held.
+
+    Enters new namespaces (``enter``), then forks the init of a new PID namespace. This
+    process becomes its supervisor: it calls ``supervise(child_pid)`` and exits. The child
+    builds ``view_for(uid)`` under ``root`` (``view.build``), with ``uid`` the unprivileged
+    user it will become (None in a user namespace), drops every privilege
+    (``privileges.drop``) and returns, with the protections that held and whether it got
+    its own PID namespace. Where the namespaces cannot be had, nothing is forked and the
+    caller goes on unenclosed, with the (empty) protections saying so. A view that cannot be
+    built raises OSError in the child, which must then not run anything."""
+    from nngrade.grader.sandbox import privileges, view
+
+    held, in_user_namespace = enter(user_namespace=user_namespace)
+    if before_fork is not None:
+        before_fork()
+    if not held or not own_pid_namespace():
+        return held, False
+    uid = None if in_user_namespace or os.geteuid() != 0 else privileges.sandbox_uid()
+    child = os.fork()
+    if child:
+        try:
+            supervise(child)
+        finally:
+            os._exit(0)
+    held.append(OWN_PIDS)
+    held += view.build(view_for(uid), root, workdir)
+    dropped = privileges.drop(uid)
+    if dropped:
+        held.append(dropped)
+    return held, True

@@ -116,10 +116,10 @@ class RunRequest:
 
 RunStatus = Literal["ok", "unfilled", "error"]
 # what went wrong, when status is "error": the student's code (exception, timeout, memory,
-# exit, crash, syntax, too_big, garbled, unsendable), what the cell left behind (missing,
-# probe), or the grader's own inputs (internal: a problem of the package, never the student's)
+# exit, crash, syntax, too_big, garbled, unsendable, forged, thread), what the cell left
+# behind (missing, probe), or the grader's own inputs (internal: a problem of the package, never the student's)
 RunKind = Literal["", "exception", "timeout", "memory", "exit", "crash", "syntax", "too_big",
-                  "garbled", "unsendable", "missing", "probe", "internal"]
+                  "garbled", "unsendable", "forged", "thread", "missing", "probe", "internal"]
 RUN_KINDS: tuple[str, ...] = get_args(RunKind)
 
 
@@ -210,8 +210,9 @@ def _decode(data: bytes | None, limits: Limits, seconds: float) -> RunResult:
     message = str(result.get("message", ""))
     if kind == "memory":
         message = f"the cell used more than {limits.describe_memory()} of memory"
-    held = result.get("protections", ())
-    protections = tuple(str(p) for p in held) if isinstance(held, list) else ()
+    # a result the supervisor composed (the cell's process died) reports no protections
+    held = result.get("protections")
+    protections = tuple(str(p) for p in held) if isinstance(held, list) else None
     return RunResult(cast(RunStatus, result["status"]), result.get("observation"),
                      cast(RunKind, kind), message, seconds, protections)
 
