@@ -9,6 +9,10 @@ import pytest
 
 REPO = Path(__file__).resolve().parent.parent
 
+# A secret in the grader's environment from the start (the fork server and every kernel
+# inherit the grader's environment): the isolation tests check it never reaches student code.
+os.environ.setdefault("NNGRADE_TEST_SECRET", "instructor-token-" + os.urandom(8).hex())
+
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -33,3 +37,14 @@ def grader():
     from nngrade.grader.sandbox.limits import Limits
 
     return Grader(Limits(timeout=20), KernelLimits(cell_timeout=20))
+
+
+@pytest.fixture(scope="session", autouse=True)
+def warm_fork_server(private_cache):
+    """Start the warm fork server once, before any test times a sandbox run (its preload of
+    torch and friends would otherwise count against the first test's timeout)."""
+    from grading import run_cell
+    from nngrade.grader.grading.grade import Grader
+
+    Grader()  # asks the fork server to preload what the exercises declare
+    assert run_cell("y = 1", timeout=120).observation == {"y": 1}

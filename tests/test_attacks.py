@@ -103,7 +103,7 @@ _RIGHT_PRED = "with torch.no_grad():\n    y_pred = model(X_test)\n"
      ["float(test_loss) raised RuntimeError: gotcha"]),
     # a number that kills the process when the grader reads it
     (_RIGHT_PRED + "import os\nclass Bye:\n    def __float__(self):\n        os._exit(0)\n"
-                   "test_loss = Bye()\n", ["died"]),
+                   "test_loss = Bye()\n", ["ended", "os._exit"]),
 ])
 def test_objects_that_lie_raise_or_exit_when_inspected_cost_their_item(grader, tmp_path, answer,
                                                                        words):

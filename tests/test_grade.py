@@ -35,7 +35,7 @@ def test_a_notebook_without_metadata_is_filed_under_its_exercises_fingerprint(tm
 
 def test_a_failure_of_the_graders_own_inputs_is_the_packages_error_not_the_students(tmp_path):
     exercise = _one_item(VANISHING, "vanishing.bound", cases=(
-        Case("build_broken", "probe_bound", "inputs the grader cannot build",
+        Case("build_broken", "probe", "inputs the grader cannot build",
              args={"depths": [3]}),))
     exercise = dataclasses.replace(exercise, cases_module="sandbox_cases")
     nb = solution.filled_notebook(VANISHING)

@@ -1,0 +1,209 @@
+"""A student who wants points, against the sandbox's isolation: every attack is performed for
+real, through ``nngrade grade``, from graded cells and from an extra cell that runs in the
+notebook's own kernel. Each attack costs the attacking item only, and nothing of the
+reference, the grader's environment or its home folder reaches any report or feedback.
+
+Each cell raises what it found, so the finding is in the report for the test to read."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+
+import nbformat
+import pytest
+
+import nngrade.reference
+from nngrade.grader.cli import main
+from nngrade.grader.grading import solution
+from nngrade.reference import load_exercise
+
+from grading import notebook_with
+
+VANISHING = load_exercise("04")
+INSURANCE = load_exercise("01")
+REFERENCE = os.path.dirname(os.path.abspath(nngrade.reference.__file__))
+SOLUTION = os.path.join(REFERENCE, "vanishing", "solution.py")
+SOLUTION_LINE = 'def gradient_ratio_bound(L):'  # a line of the reference that must never leak
+SECRET = os.environ["NNGRADE_TEST_SECRET"]  # in the grader's environment since start-up
+GRADER = os.getpid()
+
+
+def _reveal(body: str) -> str:
+    """A cell that runs ``body`` (which fills ``found``) and raises what it found."""
+    return f"import os, glob\nfound = []\n{body}\nraise RuntimeError('found ' + repr(found))\n"
+
+
+READ_REFERENCE = _reveal(f"""
+for entry in os.listdir('/proc'):
+    for way in ('root', 'cwd'):
+        try:
+            found.append(open(f'/proc/{{entry}}/{{way}}{SOLUTION}').read()[:60])
+        except OSError:
+            pass
+for path in ({SOLUTION!r}, '/proc/{GRADER}/root{SOLUTION}'):
+    try:
+        found.append(open(path).read()[:60])
+    except OSError:
+        pass
+""")
+# every environment it can name (its own and, were they visible, other processes')
+READ_ENVIRONMENT = _reveal("""
+found += [v for k, v in os.environ.items() if 'SECRET' in k]
+for entry in os.listdir('/proc'):
+    try:
+        text = open(f'/proc/{entry}/environ', 'rb').read().decode(errors='replace')
+    except OSError:
+        continue
+    found += [v for v in text.split('\\0') if 'SECRET' in v]
+""")
+
+
+def _read_file(path: str) -> str:
+    return _reveal(f"""
+try:
+    found.append(open({path!r}).read())
+except OSError as exc:
+    found.append(type(exc).__name__)
+""")
+
+
+def _grade(paths: list[Path], capsys, *extra: str) -> dict:
+    code = main(["grade", *map(str, paths), "--format", "json", "--quiet", "--timeout", "30",
+                 *extra])
+    out = capsys.readouterr().out
+    assert code == 0
+    assert SECRET not in out and SOLUTION_LINE not in out
+    return json.loads(out)
+
+
+@pytest.fixture
+def home_secret():
+    """A 0600 file in the grading user's home folder, removed afterwards."""
+    path = Path(os.path.expanduser("~")) / f".nngrade-test-secret-{os.getpid()}"
+    path.write_text(SECRET)
+    path.chmod(0o600)
+    yield path
+    path.unlink()
+
+
+def test_cells_cannot_read_the_reference_the_environment_home_files_or_memory_or_write_out(
+        tmp_path, capsys, home_secret):
+    marker = Path("/tmp") / f"nngrade-planted-{os.getpid()}"
+    attacks = {
+        "vanishing.sigmoid": READ_REFERENCE,
+        "vanishing.max_sigmoid_prime": READ_ENVIRONMENT,
+        "vanishing.backward": _read_file(str(home_secret)),
+        "vanishing.history": _reveal(f"""
+for target in ('/proc/{GRADER}/mem', '/proc/1/root/proc/{GRADER}/mem'):
+    try:
+        found.append(len(open(target, 'rb').read(1)))
+    except OSError as exc:
+        found.append(type(exc).__name__)
+"""),
+        "vanishing.bound": _reveal(f"""
+for target in ({str(marker)!r}, '/proc/1/root{marker}', '/proc/{GRADER}/root{marker}'):
+    try:
+        open(target, 'w').write('x')
+        found.append('written')
+    except OSError as exc:
+        found.append(type(exc).__name__)
+"""),
+    }
+    nb = notebook_with(VANISHING, attacks, rest="blank")
+    # the same attacks from the notebook's own kernel, in a cell of its own
+    for body in (READ_REFERENCE, READ_ENVIRONMENT, _read_file(str(home_secret))):
+        nb.cells.append(nbformat.v4.new_code_cell(body))
+    path = tmp_path / "mallory" / f"{VANISHING.stem}.ipynb"
+    path.parent.mkdir()
+    nbformat.write(nb, str(path))
+    report = _grade([path], capsys, "--out", str(tmp_path / "out"))
+    sub = report["submissions"][0]
+    items = {i["id"]: i for i in sub["items"]}
+    for item_id in attacks:
+        assert items[item_id]["score"] == 0 and items[item_id]["status"] == "error"
+    assert "found []" in items["vanishing.sigmoid"]["message"]
+    assert "found []" in items["vanishing.max_sigmoid_prime"]["message"]
+    assert "FileNotFoundError" in items["vanishing.backward"]["message"]
+    assert "found ['FileNotFoundError', 'FileNotFoundError']" in items["vanishing.history"]["message"]
+    # /tmp and /proc/1/root/tmp are the sandbox's own scratch: writable, and gone after it
+    assert "found ['written', 'written', 'FileNotFoundError']" in items["vanishing.bound"]["message"]
+    assert not marker.exists()
+    kernel_errors = sub["cell_errors"][-3:]
+    assert "found []" in kernel_errors[0] and "found []" in kernel_errors[1], kernel_errors
+    assert "FileNotFoundError" in kernel_errors[2]
+    for page in (tmp_path / "out").rglob("*"):
+        if page.is_file() and page.suffix in (".md", ".html", ".json", ".csv"):
+            text = page.read_text(errors="replace")
+            assert SECRET not in text and SOLUTION_LINE not in text, page
+
+
+FORGED = """
+import json, os, struct
+model = nn.Sequential(nn.Linear(1, 1))
+claim = {"status": "ok", "observation": {"output_shape": [401, 1], "single_output_shape": [1, 1],
+         "hidden_layers": 1, "depends_on_input": True, "nonlinear": True}, "protections": []}
+data = json.dumps(claim).encode()
+for fd in range(3, 64):
+    try:
+        os.write(fd, struct.pack("!i", len(data)) + data)
+    except OSError:
+        pass
+os._exit(0)
+"""
+
+MISLED = """
+import numpy as np
+model = nn.Sequential(nn.Linear(1, 16), nn.Linear(16, 4), nn.Linear(4, 1))
+np.linalg.lstsq = lambda a, b, rcond=None: (np.zeros(a.shape[1]), None, None, None)
+"""
+
+
+@pytest.mark.parametrize("answer, words", [(FORGED, "refused"), (MISLED, "non-linear")],
+                         ids=["forged-result", "patched-numpy"])
+def test_a_cell_cannot_speak_for_the_probe_or_mislead_it(tmp_path, capsys, answer, words):
+    nb = notebook_with(INSURANCE, {"insurance.model": answer}, rest="blank")
+    path = tmp_path / "mallory" / f"{INSURANCE.stem}.ipynb"
+    path.parent.mkdir()
+    nbformat.write(nb, str(path))
+    sub = _grade([path], capsys)["submissions"][0]
+    item = {i["id"]: i for i in sub["items"]}["insurance.model"]
+    assert item["score"] == 0, item
+    assert words in item["message"], item["message"]
+
+
+KERNEL_HUNT = _reveal("""
+import time
+deadline = time.monotonic() + 12
+while not found and time.monotonic() < deadline:
+    for pattern in ('/tmp/**/connection.json', '/tmp/**/kernel*.json', '/tmp/**/kernel-*',
+                    os.path.expanduser('~') + '/.local/share/jupyter/runtime/*',
+                    '/proc/*/cwd/connection.json', '/proc/*/root/tmp/**/connection.json'):
+        found += glob.glob(pattern, recursive=True)
+    time.sleep(0.5)
+""")
+
+
+def test_one_students_cell_cannot_reach_another_students_kernel(tmp_path, capsys):
+    victim = tmp_path / "alice" / f"{INSURANCE.stem}.ipynb"
+    victim.parent.mkdir()
+    shutil.copyfile(Path(__file__).parent.parent / "examples" / "class01" / "alice" / victim.name,
+                    victim)
+    attacker = tmp_path / "mallory" / f"{VANISHING.stem}.ipynb"
+    attacker.parent.mkdir()
+    nb = notebook_with(VANISHING, {"vanishing.max_sigmoid_prime": KERNEL_HUNT}, rest="blank")
+    nbformat.write(nb, str(attacker))
+    report = _grade([victim, attacker], capsys, "--jobs", "2")
+    alice, mallory = report["submissions"]
+    assert alice["score"] == alice["max_score"] == INSURANCE.max_score  # graded as without
+    item = {i["id"]: i for i in mallory["items"]}["vanishing.max_sigmoid_prime"]
+    assert item["score"] == 0 and "found []" in item["message"], item["message"]
+
+
+def test_the_sample_reference_is_still_graded_full_marks_in_the_new_sandbox(tmp_path, capsys):
+    path = tmp_path / "ref" / f"{VANISHING.stem}.ipynb"
+    solution.write_solution(VANISHING, path)
+    sub = _grade([path], capsys)["submissions"][0]
+    assert sub["score"] == sub["max_score"] and not sub["cell_errors"]
