@@ -23,24 +23,32 @@ _TAGS = sys.implementation.name == "cpython" and (3, 10) <= sys.version_info[:2]
 _MD_DICT, _MA_VERSION_TAG = 16, 24
 
 
-def _dict_tag(mapping: Any) -> int | None:
-    """The version tag of a dict (a module's, or a class's behind its mappingproxy)."""
+def _tag_address(mapping: Any) -> int | None:
+    """Where the version tag of a dict (a module's, or a class's behind its mappingproxy)
+    lives; None where tags are not known."""
     if not _TAGS:
         return None
     address = id(mapping)
     if type(mapping).__name__ == "mappingproxy":
         address = ctypes.c_void_p.from_address(address + 16).value or 0
-    return ctypes.c_uint64.from_address(address + _MA_VERSION_TAG).value
+    return address + _MA_VERSION_TAG
+
+
+def _tag(address: int | None) -> int | None:
+    return None if address is None else _read(address).value
+
+
+_read = ctypes.c_uint64.from_address
 
 _HEAPTYPE = 1 << 9  # Py_TPFLAGS_HEAPTYPE: a class whose attributes Python code can set
 # sys holds this run's own stdout and module table; builtins are restored by the runner;
-# __main__ is the fork server's script
-_SKIPPED = frozenset({"sys", "builtins", "__main__", "__mp_main__"})
+# __main__ is the fork server's script; threading is re-made for the child after the fork
+_SKIPPED = frozenset({"sys", "builtins", "__main__", "__mp_main__", "threading"})
 
 _modules: dict[str, Any] = {}
 _module_dicts: dict[str, dict[str, Any]] = {}
-_module_tags: dict[str, int | None] = {}
-_classes: dict[int, tuple[type, dict[str, Any], int | None]] = {}
+_module_tags: dict[str, tuple[int | None, int | None]] = {}  # (tag address, tag)
+_classes: dict[int, tuple[type, dict[str, Any], int | None, int | None]] = {}
 
 
 def _record(name: str, module: Any) -> None:
@@ -52,11 +60,13 @@ def _record(name: str, module: Any) -> None:
         return
     _modules[name] = module
     _module_dicts[name] = attributes
-    _module_tags[name] = _dict_tag(vars(module))
+    address = _tag_address(vars(module))
+    _module_tags[name] = (address, _tag(address))
     for value in attributes.values():
         if (type(value) is type and value.__flags__ & _HEAPTYPE and id(value) not in _classes
                 and getattr(value, "__module__", None) == name):
-            _classes[id(value)] = (value, dict(value.__dict__), _dict_tag(value.__dict__))
+            address = _tag_address(value.__dict__)
+            _classes[id(value)] = (value, dict(value.__dict__), address, _tag(address))
 
 
 def take() -> None:
@@ -89,22 +99,23 @@ def restore() -> list[str]:
     of what had been changed."""
     changed: list[str] = []
     modules = sys.modules
+    read = _read
     for name, module in _modules.items():
         if modules.get(name, module) is not module:
             modules[name] = module
             changed.append(name)
+        address, tag = _module_tags[name]
+        if address is not None and read(address).value == tag:
+            continue  # untouched since the snapshot: nothing of it is read
         attributes = vars(module)
-        tag = _module_tags[name]
-        if tag is not None and _dict_tag(attributes) == tag:
-            continue
         if _put_back(attributes, _module_dicts[name], attributes.__setitem__,
                      attributes.__delitem__):
             changed.append(name)
-        _module_tags[name] = _dict_tag(attributes)
-    for key, (cls, saved, tag) in list(_classes.items()):
-        current = cls.__dict__
-        if tag is not None and _dict_tag(current) == tag:
+        _module_tags[name] = (address, _tag(address))
+    for key, (cls, saved, address, tag) in list(_classes.items()):
+        if address is not None and read(address).value == tag:
             continue
+        current = cls.__dict__
         if len(current) != len(saved) or any(current.get(k, _MISSING) is not v
                                              for k, v in saved.items()):
             try:
@@ -113,5 +124,5 @@ def restore() -> list[str]:
             except (TypeError, AttributeError):
                 pass
             changed.append(f"{cls.__module__}.{cls.__qualname__}")
-        _classes[key] = (cls, saved, _dict_tag(cls.__dict__))
+        _classes[key] = (cls, saved, address, _tag(address))
     return changed
