@@ -160,7 +160,7 @@ class Grader:
             problems.append("the notebook printed more output than is kept; the rest was dropped")
         score = sum(r.score for r in items)
         # a protection counts only if every sandboxed run of this notebook had it, its kernel too
-        protections = tuple(p for p in namespaces.ALL if held and all(p in h for h in held))
+        protections = tuple(p for p in namespaces.REPORTED if held and all(p in h for h in held))
         return SubmissionReport(sub.path, exercise.stem, score, exercise.max_score, tuple(items),
                                 (), tuple(problems), tuple(cell_errors),
                                 time.monotonic() - started, protections=protections)
