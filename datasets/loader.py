@@ -146,9 +146,9 @@ def data_path(name: str, *, download: bool = True, timeout: float = DEFAULT_TIME
     """
     try:
         entry = DATA_FILES[name]
-    except KeyError:
+    except KeyError as exc:
         known = ", ".join(sorted(DATA_FILES))
-        raise DatasetError(f"no data file named {name!r}; known: {known}") from None
+        raise DatasetError(f"no data file named {name!r}; known: {known}") from exc
     candidates = [cache_dir() / entry.filename, packaged(entry)]
     data_dir = _env(ENV_DATA_DIR)
     if data_dir:

@@ -96,3 +96,14 @@ def test_a_symlink_is_refused_rather_than_followed(tmp_path):
     link.symlink_to(real)
     with pytest.raises(SubmissionError, match="symbolic link"):
         notebook.read(link)
+
+
+def test_an_unreadable_file_raises_a_submission_error_that_names_it(tmp_path):
+    from nngrade.errors import SubmissionError
+    from nngrade.grader.grading import notebook
+
+    broken = tmp_path / "broken.ipynb"
+    broken.write_text('{"cells": [')
+    with pytest.raises(SubmissionError, match="not valid JSON") as info:
+        notebook.read(broken)
+    assert info.value.path == str(broken)

@@ -117,9 +117,14 @@ def exercise_of(nb: Any, path: Path) -> str | None:
 
 
 def read(path: str | os.PathLike[str]) -> Submission:
-    """Read, parse and validate one notebook file; raises SubmissionError if it is unusable."""
+    """Read, parse and validate one notebook file; raises SubmissionError (with its ``path``)
+    if it is unusable."""
     file = Path(path)
-    nb, problems = _parse(_decode(file))
+    try:
+        nb, problems = _parse(_decode(file))
+    except SubmissionError as exc:
+        exc.path = str(path)
+        raise
     cells: dict[str, str] = {}
     imports: list[str] = []
     for index, cell in enumerate(nb.cells):

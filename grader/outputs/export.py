@@ -27,9 +27,9 @@ def requirements() -> list[str]:
     """The installed package's own dependencies (extras aside), torch pinned."""
     try:
         declared = metadata.requires("nngrade") or []
-    except metadata.PackageNotFoundError:
+    except metadata.PackageNotFoundError as exc:
         raise SetupError("nngrade is not installed (pip install .), so its dependencies "
-                         "for the bundle are unknown") from None
+                         "for the bundle are unknown") from exc
     found = []
     for requirement in declared:
         if "extra ==" in requirement:

@@ -27,15 +27,18 @@ def to_csv(submissions: Iterable[SubmissionReport]) -> str:
     subs = list(submissions)
     items = _items(subs)
     rows: dict[str, dict[str, object]] = {}
+    totals: dict[str, tuple[float, float]] = {}
     for sub in subs:
-        row = rows.setdefault(sub.student or sub.path,
+        row_key = sub.student or sub.path
+        row = rows.setdefault(row_key,
                               {"student": sub.student or sub.path, "total": 0.0,
                                "max_score": 0.0, "not_graded": ""})
         for item in sub.items:
             if item.status != "manual":
                 row[item.id] = item.score
-        row["total"] = float(row["total"]) + sub.score  # type: ignore[arg-type]
-        row["max_score"] = float(row["max_score"]) + sub.max_score  # type: ignore[arg-type]
+        total, most = totals.get(row_key, (0.0, 0.0))
+        totals[row_key] = (total + sub.score, most + sub.max_score)
+        row["total"], row["max_score"] = totals[row_key]
         if sub.errors:
             row["not_graded"] = "; ".join(filter(None, [str(row["not_graded"]), *sub.errors]))
     out = io.StringIO()

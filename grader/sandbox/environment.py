@@ -19,14 +19,14 @@ PASSED = ("LANG", "LANGUAGE", "LC_ALL", "LC_CTYPE", "LC_NUMERIC", "TZ", "PYTHONP
 THREADS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "NUMEXPR_NUM_THREADS")
 
 
-def for_sandbox(home: str, extra: Mapping[str, str] = (), *,  # type: ignore[assignment]
+def for_sandbox(home: str, extra: Mapping[str, str] | None = None, *,
                 source: Mapping[str, str] | None = None) -> dict[str, str]:
     """The whole environment of a sandbox whose scratch folder is ``home``: the allowed
     variables of ``source`` (the grader's environment), then ``extra`` (named by the grader),
     then nngrade's fixed settings."""
     source = os.environ if source is None else source
     env = {name: source[name] for name in PASSED if source.get(name)}
-    env.update(dict(extra))
+    env.update(dict(extra or {}))
     env.update({name: "1" for name in THREADS})
     env.update({
         "HOME": home, "TMPDIR": home, "PATH": f"{os.path.dirname(sys.executable)}:/usr/bin:/bin",
