@@ -185,3 +185,18 @@ def test_ctrl_c_stops_the_class_keeps_finished_grades_and_the_rerun_grades_the_r
     subprocess.run(command, check=True, timeout=600, capture_output=True)
     again = _results(out / "results")
     assert len(again) == 3 and all(again[name] == mtime for name, mtime in kept.items())
+
+
+def test_the_readme_grading_step_works_offline_from_a_fresh_clone_with_nothing_beside_it(
+        tmp_path):
+    # the data ships with the package: no NNGRADE_DATA_DIR, an empty cache, no network
+    clone = tmp_path / "alone" / "nngrade"
+    subprocess.run(["git", "clone", "--quiet", str(REPO), str(clone)], check=True, timeout=120)
+    assert sorted(p.name for p in clone.parent.iterdir()) == ["nngrade"]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("NNGRADE_")}
+    env.update(NNGRADE_OFFLINE="1", NNGRADE_CACHE_DIR=str(tmp_path / "empty-cache"))
+    done = subprocess.run([str(Path(sys.executable).parent / "nngrade"), "grade",
+                           "examples/class01/alice", "--timeout", "20", "--quiet"],
+                          cwd=clone, env=env, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr
+    assert "8/8  full marks" in done.stdout and "warning" not in done.stderr, done.stderr
