@@ -1,0 +1,83 @@
+"""The reference solution of exercise 07: the source of every graded cell, by item id.
+
+This is what ``nngrade solution`` fills into the student notebook and what the grader runs,
+through the same sandbox as a student's cell, to compute every expected value.
+"""
+
+SOLUTION: dict[str, str] = {
+    "regularization.penalties": (
+        "def l1_penalty(model):\n"
+        "    \"\"\"Sum of |w| over every weight matrix of model (biases excluded), a tensor.\"\"\"\n"
+        "    total = torch.zeros(())\n"
+        "    for name, p in model.named_parameters():\n"
+        "        if name.endswith(\"weight\"):\n"
+        "            total = total + p.abs().sum()\n"
+        "    return total\n"
+        "\n"
+        "\n"
+        "def l2_penalty(model):\n"
+        "    \"\"\"Sum of w**2 over every weight matrix of model (biases excluded, no 1/2).\"\"\"\n"
+        "    total = torch.zeros(())\n"
+        "    for name, p in model.named_parameters():\n"
+        "        if name.endswith(\"weight\"):\n"
+        "            total = total + (p ** 2).sum()\n"
+        "    return total\n"
+    ),
+    "regularization.dropout": (
+        "def make_dropout_net(n_hidden, p):\n"
+        "    \"\"\"2 -> n_hidden -> n_hidden -> 1 ReLU network, nn.Dropout(p) after each hidden layer.\"\"\"\n"
+        "    return nn.Sequential(\n"
+        "        nn.Linear(2, n_hidden), nn.ReLU(), nn.Dropout(p),\n"
+        "        nn.Linear(n_hidden, n_hidden), nn.ReLU(), nn.Dropout(p),\n"
+        "        nn.Linear(n_hidden, 1),\n"
+        "    )\n"
+        "\n"
+        "\n"
+        "def predict(model, X):\n"
+        "    \"\"\"Probabilities of class 1, shape (n,), in eval mode; the model's mode is restored.\"\"\"\n"
+        "    was_training = model.training\n"
+        "    model.eval()\n"
+        "    with torch.no_grad():\n"
+        "        proba = torch.sigmoid(model(X)).reshape(-1)\n"
+        "    model.train(was_training)\n"
+        "    return proba\n"
+    ),
+    "regularization.early_stopping": (
+        "class EarlyStopping:\n"
+        "    \"\"\"Stop when the loss has not improved for more than `patience` epochs in a row.\"\"\"\n"
+        "\n"
+        "    def __init__(self, patience=5, min_delta=0.0):\n"
+        "        self.patience = patience\n"
+        "        self.min_delta = min_delta\n"
+        "        self.best_loss = float(\"inf\")\n"
+        "        self.best_state = None\n"
+        "        self.bad_epochs = 0\n"
+        "\n"
+        "    def step(self, loss, model):\n"
+        "        if loss < self.best_loss - self.min_delta:  # False for NaN\n"
+        "            self.best_loss = loss\n"
+        "            self.best_state = copy.deepcopy(model.state_dict())\n"
+        "            self.bad_epochs = 0\n"
+        "        else:\n"
+        "            self.bad_epochs += 1\n"
+        "        return self.bad_epochs > self.patience\n"
+        "\n"
+        "    def restore(self, model):\n"
+        "        model.load_state_dict(self.best_state)\n"
+    ),
+    "regularization.ensemble": (
+        "def train_ensemble(seeds, X, y, n_epochs):\n"
+        "    \"\"\"One network per seed, each built by make_net(seed) and trained by train_model.\"\"\"\n"
+        "    models = []\n"
+        "    for seed in seeds:\n"
+        "        model = make_net(seed)\n"
+        "        train_model(model, X, y, n_epochs)\n"
+        "        models.append(model)\n"
+        "    return models\n"
+        "\n"
+        "\n"
+        "def ensemble_predict(models, X):\n"
+        "    \"\"\"The mean of the members' probabilities, shape (n,).\"\"\"\n"
+        "    return torch.stack([predict(model, X) for model in models]).mean(dim=0)\n"
+    ),
+}
