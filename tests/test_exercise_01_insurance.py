@@ -14,6 +14,8 @@ from nngrade.grader.grading import batch
 from nngrade.grader.sandbox import namespaces
 from nngrade.grader.grading import solution
 from nngrade.reference import load_exercise
+from nngrade.reference.insurance import cases as ins_cases
+from grading import assert_lost, grade_answers, items_of
 
 REPO = Path(__file__).resolve().parent.parent
 EXERCISE = load_exercise("01_insurance_regression")
@@ -225,17 +227,27 @@ def grader_limits():
     return Limits(timeout=30)
 
 
-def test_overwriting_test_loss_in_a_later_cell_does_not_pass_the_bound(grader, tmp_path):
-    # a network trained on a sign-flipped target (an edited given cell), and a later (graded,
-    # otherwise right) cell that claims a tiny test loss: the bound is measured on the trained
-    # weights, not on that variable
-    from grading import grade_answers, items_of
+# The filter of this notebook is right on the real data, so the notebook's own run is the
+# reference's, and wrong on a hidden boundary (tested below; one notebook graded for both).
+EMPTY_GROUP_FILTER = 'df = df.groupby("smoker").get_group("no")\n'
 
+
+@pytest.fixture(scope="module")
+def overwritten(grader, tmp_path_factory):
+    """A network trained on a sign-flipped target (an edited given cell), a later (graded,
+    otherwise right) cell that claims a tiny test loss, and a filter that fails on a frame
+    without non-smokers."""
     plot = EXERCISE.solution["insurance.plot"] + "test_loss = 1e-4\n"
     target = "y_train = torch.tensor(scaler_y.transform(y_train_raw), dtype=torch.float32)"
-    report = grade_answers(grader, EXERCISE, tmp_path, {"insurance.plot": plot},
+    report = grade_answers(grader, EXERCISE, tmp_path_factory.mktemp("overwritten"),
+                           {"insurance.plot": plot, "insurance.filter": EMPTY_GROUP_FILTER},
                            given={target: "y_train = -" + target[len("y_train = "):]})
-    items = items_of(report)
+    return items_of(report)
+
+
+def test_overwriting_test_loss_in_a_later_cell_does_not_pass_the_bound(overwritten):
+    # the bound is measured on the trained weights, not on the test_loss variable
+    items = overwritten
     assert items["insurance.plot"].status == "passed"
     evaluate = items["insurance.evaluate"]
     assert evaluate.status == "failed" and "test loss of your trained network" in evaluate.message
@@ -262,3 +274,36 @@ def test_the_graders_test_set_is_the_one_the_notebook_builds():
     np.testing.assert_array_equal(run.state["y_test"].reshape(-1),
                                   np.frombuffer(y_bytes, dtype=np.float32))
     assert len(run.state["X_test"]) == n
+
+
+# --- boundaries the notebook's convention fixes ------------------------------------------------
+
+# "Keep only the rows whose smoker column is "no"": a frame where everyone smokes keeps no
+# row, a frame without smokers keeps them all. get_group has no group to return in either.
+FILTER_AT_THE_BOUNDARIES = [
+    (EMPTY_GROUP_FILTER, "a frame in which everyone smokes, so that no row is kept"),
+    ('df = df.drop(df.groupby("smoker").get_group("yes").index)\n',
+     "a frame without smokers, so that every row is kept"),
+]
+
+
+def test_filter_hidden_cases_hold_a_frame_of_smokers_only_and_one_without_smokers():
+    cases = {case.describe: case for case in EXERCISE.item("insurance.filter").cases}
+    namespace = {}
+    for answer, describe in FILTER_AT_THE_BOUNDARIES:
+        case = cases[describe]
+        assert case.hidden
+        frame = ins_cases.build_synthetic_frame(**case.args)["df"]
+        assert set(frame["smoker"]) == {"yes" if "everyone" in describe else "no"}
+        # the reference keeps no row or every row; the get_group answer has no group to return
+        kept = {"df": frame.copy()}
+        exec(EXERCISE.solution["insurance.filter"], namespace, kept)
+        assert len(kept["df"]) == (0 if "everyone" in describe else len(frame))
+        with pytest.raises(KeyError):
+            exec(answer, {}, {"df": frame.copy()})
+
+
+def test_filter_that_fails_on_an_empty_group_loses_the_item(overwritten):
+    _, describe = FILTER_AT_THE_BOUNDARIES[0]
+    assert_lost(overwritten["insurance.filter"], f"on a hidden case ({describe})",
+                "raised KeyError: 'no'")

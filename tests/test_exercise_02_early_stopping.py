@@ -262,3 +262,37 @@ def test_warning_as_a_string_or_a_wrong_class_loses_the_item(
         wrong_a: dict[str, ItemResult], wrong_b: dict[str, ItemResult]) -> None:
     assert_lost(wrong_a["early_stopping.warning"], "class itself")
     assert_lost(wrong_b["early_stopping.warning"], "expected sklearn.exceptions.ConvergenceWarning")
+
+
+# --- boundaries the notebook's convention fixes ------------------------------------------------
+
+# "If several steps tie, take the first": a loop that replaces the best on <= picks the last.
+LATER_TIE = {
+    "early_stopping.best_iter": (
+        "best_n_iter, lowest = 1, test_errors[0]\n"
+        "for step, error in enumerate(test_errors, start=1):\n"
+        "    if error <= lowest:\n"
+        "        best_n_iter, lowest = step, error\n"
+    ),
+}
+
+
+def test_hidden_best_iter_case_holds_a_tie_for_the_lowest_error() -> None:
+    tied = [case for case in EXERCISE.item("early_stopping.best_iter").cases
+            if case.build == "build_tied_curve"]
+    assert len(tied) == 1 and tied[0].hidden
+    errors = cases.build_tied_curve(**tied[0].args)["test_errors"]
+    assert [i for i, e in enumerate(errors) if e == min(errors)] == tied[0].args["ties"]
+
+
+def test_best_step_of_a_later_tie_loses_the_item_naming_the_tie(grader: Grader,
+                                                                 tmp_path: Path) -> None:
+    # the other graded cells stay blank: they cost no sandbox run
+    items = items_of(grade_answers(grader, EXERCISE, tmp_path, LATER_TIE, rest="blank",
+                                   given=FAST_SETTINGS))
+    result = items["early_stopping.best_iter"]
+    assert_lost(result, "on a hidden case (a curve whose lowest error is reached at three "
+                        "separate steps (a tie))", "a later step of a tie", "found yes")
+    assert "take the first" in result.hint and "< not <=" in result.hint
+    # the manual loop with a strict < (CORRECT) keeps the first of the tied steps
+    assert "if error < lowest" in CORRECT["early_stopping.best_iter"]

@@ -73,7 +73,7 @@ def test_reference_gd_component_is_gradient_descent_on_a_non_diagonal_quadratic(
 def test_reference_l1_penalty_sums_weights_only_on_every_probe_model() -> None:
     ns: dict[str, Any] = {}
     exec("import torch\n" + SOLUTION["weights.l1_penalty"], ns)
-    for kind in ("notebook", "deep", "branchy"):
+    for kind in ("notebook", "deep", "branchy", "single"):
         model = cases._model(kind, 0)
         weights = [m.weight for m in model.modules() if isinstance(m, cases.nn.Linear)]
         expected = sum(float(w.detach().abs().sum()) for w in weights)
@@ -299,3 +299,49 @@ def test_l1_penalty_with_biases_loses_the_item(wrong_a: dict[str, ItemResult]) -
 
 def test_l1_penalty_as_a_python_float_loses_the_item(wrong_b: dict[str, ItemResult]) -> None:
     assert_lost(wrong_b["weights.l1_penalty"], "autograd")
+
+
+# --- boundaries the notebook's convention fixes ------------------------------------------------
+
+# best_alpha: "if several tie, the first" (a loop on <= keeps the last); l1_penalty: "nested or
+# not", so the module may be a single nn.Linear, whose parameters are named weight and bias
+# (no dot before "weight").
+BOUNDARIES = {
+    "weights.best_alpha": (
+        "best_alpha, lowest = None, float('inf')\n"
+        "for alpha, error in zip(alphas, test_mse_by_alpha):\n"
+        "    if error <= lowest:\n"
+        "        best_alpha, lowest = alpha, error\n"
+    ),
+    "weights.l1_penalty": (
+        "def l1_penalty(model):\n"
+        "    return sum(p.abs().sum() for name, p in model.named_parameters()\n"
+        "               if '.weight' in name)\n"
+    ),
+}
+
+
+def test_hidden_cases_hold_a_tie_for_the_best_alpha_and_a_bare_linear_layer() -> None:
+    choices = [dict(case.args) for case in EXERCISE.item("weights.best_alpha").cases
+               if case.hidden]
+    assert any(sorted(c["errors"]).count(min(c["errors"])) > 1 for c in choices)
+    kinds = [case.args["kind"] for case in EXERCISE.item("weights.l1_penalty").cases]
+    assert "single" in kinds
+    assert isinstance(cases._model("single", 0), cases.nn.Linear)
+
+
+def test_later_tie_for_best_alpha_and_l1_missing_a_bare_layer_lose_their_items(
+        grader: Grader, tmp_path: Path) -> None:
+    # the other graded cells stay blank: they cost no sandbox run
+    items = items_of(grade_answers(grader, EXERCISE, tmp_path, BOUNDARIES, rest="blank",
+                                   given=FAST_SETTINGS))
+    best = items["weights.best_alpha"]
+    assert_lost(best, "on a hidden case (three alphas that tie for the lowest error)",
+                "a later alpha of a tie", "found yes")
+    assert "take the first" in best.hint
+    assert_lost(items["weights.l1_penalty"], "on a hidden case (a single nn.Linear layer",
+                "l1_penalty(model) is off")
+    # the right answers of CORRECT keep the first tie (min over positions) and walk
+    # model.modules(), which yields a bare layer itself
+    assert "min(range(len(alphas))" in CORRECT["weights.best_alpha"]
+    assert "model.modules()" in CORRECT["weights.l1_penalty"]

@@ -251,6 +251,13 @@ WRONG_A = {
         "    return history\n"
     ),
     "vanishing.bound": "def gradient_ratio_bound(L):\n    return 0.25 ** L\n",
+    "vanishing.relu": (  # slope 1 at exactly 0, where the notebook says 0
+        "def relu(x):\n"
+        "    return np.maximum(x, 0.0)\n"
+        "\n"
+        "def relu_prime(x):\n"
+        "    return (x >= 0).astype(float)\n"
+    ),
 }
 
 WRONG_B = {
@@ -348,10 +355,22 @@ def wrong_b(grader: Grader, tmp_path_factory: pytest.TempPathFactory) -> dict[st
         grader, EXERCISE, tmp_path_factory.mktemp("wrong_b"), WRONG_B))
 
 
+# A right answer graded in WRONG_C's notebook, whose relu cell is free (one notebook less).
+RIGHT_IN_C = {
+    "vanishing.relu": (  # np.where on the raw input: a Python float gives a 0-d array
+        "def relu(x):\n"
+        "    return np.maximum(x, 0)\n"
+        "\n"
+        "def relu_prime(x):\n"
+        "    return np.where(x > 0, 1.0, 0.0)\n"
+    ),
+}
+
+
 @pytest.fixture(scope="module")
 def wrong_c(grader: Grader, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     return items_of(grade_answers(
-        grader, EXERCISE, tmp_path_factory.mktemp("wrong_c"), WRONG_C))
+        grader, EXERCISE, tmp_path_factory.mktemp("wrong_c"), {**WRONG_C, **RIGHT_IN_C}))
 
 
 @pytest.mark.parametrize("answers", [CORRECT_A, CORRECT_B], ids=["expit-recursive",
@@ -424,6 +443,30 @@ def test_bound_with_one_factor_per_layer_is_off(wrong_a: dict[str, Any]) -> None
 
 def test_relu_prime_that_returns_relu_is_named(wrong_b: dict[str, Any]) -> None:
     assert "relu_prime(x)" in _lost(wrong_b, "vanishing.relu")
+
+
+def test_relu_prime_with_slope_1_at_exactly_0_loses_the_item_naming_the_value_at_0(
+        wrong_a: dict[str, Any]) -> None:
+    message = _lost(wrong_a, "vanishing.relu")
+    assert message.startswith("on a hidden case (a 3x4 array with exact zeros")
+    assert "relu_prime(x) at the inputs that are exactly 0" in message
+    assert "found [1., 1., 1., 1., 1., 1.], which is not right" in message
+    assert "x >= 0 is off at 0" in wrong_a["vanishing.relu"].hint
+
+
+def test_relu_prime_that_is_0_at_exactly_0_gets_the_item(wrong_c: dict[str, Any]) -> None:
+    # np.where(x > 0, 1.0, 0.0) here; np.heaviside(x, 0.0) in CORRECT_A
+    assert wrong_c["vanishing.relu"].status == "passed", wrong_c["vanishing.relu"].message
+    assert "np.heaviside(x, 0.0)" in CORRECT_A["vanishing.relu"]
+
+
+def test_relu_hidden_cases_hold_exact_zeros_a_scalar_zero_and_history_a_single_epoch() -> None:
+    kinds = [case.args["kind"] for case in EXERCISE.item("vanishing.relu").cases if case.hidden]
+    assert {"zeros", "zero_scalar"} <= set(kinds)
+    zeros = cases._inputs("zeros")
+    assert np.any(zeros == 0) and np.any(np.signbit(zeros) & (zeros == 0))  # 0.0 and -0.0
+    epochs = [case.args["n_epoch"] for case in EXERCISE.item("vanishing.history").cases]
+    assert 1 in epochs
 
 
 def test_wrong_maximum_slope_is_named(wrong_c: dict[str, Any]) -> None:

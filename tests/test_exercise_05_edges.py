@@ -319,3 +319,79 @@ def test_diagnoses_name_the_flip_and_the_border_rule():
     for mode, label in cases.BORDER_RULES:
         output = scipy.ndimage.convolve(IMAGE, wide, mode=mode)
         assert cases.border_rule(output, IMAGE, wide, 1e-9) == label
+
+
+# --- boundaries the notebook's convention fixes ------------------------------------------------
+
+# Padding by hand, edge pixel repeated: right while the border is no wider than the image, and
+# while the kernel is wider than 1. The notebook: convolve2d "must also work when the image is
+# smaller than the kernel"; conv2d_torch is checked on "odd-sized kernels (1 x 1 included)".
+# (conv2d_torch is not checked on a border wider than the image: RIGHT_BUT_DIFFERENT's
+# one-reflection padding, right by the notebook's text, would lose it.)
+_HAND_PADDED = (
+    "    rows = np.concatenate([image[:rh][::-1], image, image[{bottom}:][::-1]], axis=0)\n"
+    "    padded = np.concatenate([rows[:, :rw][:, ::-1], rows, rows[:, {right}:][:, ::-1]],"
+    " axis=1)\n"
+)
+
+BOUNDARIES = {
+    # one reflection only: too few rows when the border is wider than the image
+    "edges.convolve2d": (
+        "def convolve2d(image, kernel):\n"
+        "    image = np.asarray(image, dtype=float)\n"
+        "    kernel = np.asarray(kernel, dtype=float)\n"
+        "    kh, kw = kernel.shape\n"
+        "    rh, rw = kh // 2, kw // 2\n"
+        "    h, w = image.shape\n"
+        + _HAND_PADDED.format(bottom="h - rh", right="w - rw") +
+        "    flipped = kernel[::-1, ::-1]\n"
+        "    out = np.zeros((h, w))\n"
+        "    for i in range(kh):\n"
+        "        for j in range(kw):\n"
+        "            out += flipped[i, j] * padded[i:i + h, j:j + w]\n"
+        "    return out\n",
+        ["on a hidden case (a 1x2 image with an asymmetric 7x5 kernel, whose border reaches "
+         "beyond the whole image)", "raised ValueError"]),
+    # image[-rh:] with rh = 0 is the whole image, not nothing: a 1 x 1 kernel doubles the size
+    "edges.torch_conv": (
+        "def conv2d_torch(image, kernel):\n"
+        "    image = np.asarray(image, dtype=np.float32)\n"
+        "    kernel = np.asarray(kernel, dtype=np.float32)\n"
+        "    rh, rw = kernel.shape[0] // 2, kernel.shape[1] // 2\n"
+        + _HAND_PADDED.format(bottom="-rh", right="-rw") +
+        "    x = torch.from_numpy(np.ascontiguousarray(padded))[None, None]\n"
+        "    w = torch.from_numpy(kernel[::-1, ::-1].copy())[None, None]\n"
+        "    return F.conv2d(x, w)[0, 0].numpy()\n",
+        ["on a hidden case (a 5x4 image with a 1x1 kernel)",
+         "the shape of conv2d_torch(image, kernel): found (10, 8), which is not right"]),
+}
+
+
+def test_hidden_cases_hold_a_border_wider_than_the_image_and_a_1x1_torch_kernel():
+    def shapes(item_id):
+        return [(tuple(c.args["image_shape"]), tuple(c.args["kernel_shape"]))
+                for c in EXERCISE.item(item_id).cases if c.hidden and not c.args["photo"]]
+
+    assert any(k[0] // 2 > i[0] for i, k in shapes("edges.convolve2d"))
+    assert ((5, 4), (1, 1)) in shapes("edges.torch_conv")
+
+
+def test_reference_equals_scipy_where_the_border_is_wider_than_the_image():
+    namespace = {"np": np}
+    exec(EXERCISE.solution["edges.convolve2d"], namespace)
+    for case in EXERCISE.item("edges.convolve2d").cases:
+        image, kernel = cases._case_inputs(**{k: case.args[k] for k in (
+            "seed", "image_shape", "kernel_shape", "symmetric", "photo")})
+        np.testing.assert_allclose(namespace["convolve2d"](image, kernel),
+                                   scipy.ndimage.convolve(image, kernel), rtol=0, atol=1e-12)
+
+
+def test_hand_padding_right_in_the_middle_loses_on_the_boundary_cases(grader, tmp_path):
+    report = _grade(grader, tmp_path, {k: v[0] for k, v in BOUNDARIES.items()}, "boundaries")
+    items = _items(report)
+    for item_id, (_, words) in BOUNDARIES.items():
+        status, score, message = items[item_id]
+        assert status in ("failed", "error") and score == 0, (item_id, items[item_id])
+        for word in words:
+            assert word in message, (item_id, message)
+        assert "expected" not in message, message  # a hidden case shows no expected value

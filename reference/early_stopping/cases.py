@@ -209,8 +209,18 @@ def build_shaped_curve(seed: int, n: int, best: str) -> dict[str, Any]:
     return {"test_errors": errors, "train_errors": errors[::-1]}
 
 
+def build_tied_curve(seed: int, n: int, ties: list[int]) -> dict[str, Any]:
+    """A noisy test-error curve whose lowest value is reached, exactly, at each 0-based
+    position of ``ties`` (the notebook: if several steps tie, take the first)."""
+    rng = np.random.default_rng(seed)
+    errors = 0.1 + rng.uniform(0.0, 0.05, n)
+    errors[list(ties)] = 0.08  # below every other entry, the same float at every tie
+    return {"test_errors": errors.tolist(), "train_errors": errors[::-1].tolist()}
+
+
 def probe_best_iter(ns: dict[str, Any], **_: Any) -> dict[str, Any]:
-    """The step chosen, and whether it is the 0-based position of the minimum instead."""
+    """The step chosen, whether it is the 0-based position of the minimum instead, and
+    whether it is a later step of a tie for the minimum instead of the first."""
     value = ns["best_n_iter"]
     number = attempt("float(best_n_iter)", lambda: float(np.asarray(value).reshape(())))
     if not float(number).is_integer():
@@ -224,7 +234,9 @@ def probe_best_iter(ns: dict[str, Any], **_: Any) -> dict[str, Any]:
 
     # a 0-based answer points at the minimum as a list position, not as a step count
     zero_based = is_lowest(best) and not is_lowest(best - 1)
-    return {"zero_based": bool(zero_based), "best_n_iter": best}
+    # a later tie: the step's error is the lowest, but an earlier step reached it already
+    later_tie = is_lowest(best - 1) and int(np.argmin(errors)) < best - 1
+    return {"zero_based": bool(zero_based), "later_tie": bool(later_tie), "best_n_iter": best}
 
 
 # --- early_stopping.refit -------------------------------------------------------------------

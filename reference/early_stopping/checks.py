@@ -140,12 +140,20 @@ ITEMS = (
             Case("build_shaped_curve", "probe_best_iter", "a noisy curve with its minimum "
                  "inside", hidden=True,
                  args={"seed": 23, "n": 250, "best": "inside"}),
+            Case("build_tied_curve", "probe_best_iter", "a curve whose lowest error is "
+                 "reached at three separate steps (a tie)", hidden=True,
+                 args={"seed": 24, "n": 80, "ties": [17, 42, 66]}),
         ),
         expects=(
             Expect("zero_based", "whether best_n_iter is the 0-based position of the lowest "
                                  "test error instead of a count of steps", rule="equal",
                    hint="step 1 is the first partial_fit call, whose error is test_errors[0]: "
                         "add 1 to the position"),
+            Expect("later_tie", "whether best_n_iter is a later step of a tie for the lowest "
+                                "test error instead of the first", rule="equal",
+                   hint="if several steps tie for the lowest error, take the first: "
+                        "np.argmin returns the first position of the minimum (a loop must "
+                        "replace the best only on a strictly lower error, < not <=)"),
             Expect("best_n_iter", "best_n_iter", rule="equal",
                    hint="the number of steps after which the test error was lowest"),
         ),

@@ -66,6 +66,8 @@ CONVOLVE2D = Item(
         _conv_case("a 5x9 image with an asymmetric 5x3 kernel", 16, [5, 9], [5, 3]),
         _conv_case("a single-row image with an asymmetric 3x3 kernel", 17, [1, 7], [3, 3]),
         _conv_case("a 2x3 image, smaller than its asymmetric 5x5 kernel", 18, [2, 3], [5, 5]),
+        _conv_case("a 1x2 image with an asymmetric 7x5 kernel, whose border reaches beyond "
+                   "the whole image", 19, [1, 2], [7, 5]),
     ),
     expects=(
         Expect("shape", "the shape of convolve2d(image, kernel)", rule="equal",
@@ -139,6 +141,8 @@ TORCH_CONV = Item(
         _conv_case("an 8x6 image with an asymmetric 3x5 kernel", 54, [8, 6], [3, 5],
                    probe="probe_torch_conv"),
         _conv_case("a 7x9 image with an asymmetric 5x3 kernel", 55, [7, 9], [5, 3],
+                   probe="probe_torch_conv"),
+        _conv_case("a 5x4 image with a 1x1 kernel", 56, [5, 4], [1, 1],
                    probe="probe_torch_conv"),
     ),
     expects=(

@@ -24,6 +24,12 @@ ITEMS = (
             Case("build_synthetic_frame", "probe_frame",
                  "a frame with only a few smokers", hidden=True,
                  args={"seed": 12, "n": 40, "smoker_share": 0.05}),
+            Case("build_synthetic_frame", "probe_frame",
+                 "a frame in which everyone smokes, so that no row is kept", hidden=True,
+                 args={"seed": 13, "n": 25, "smoker_share": 1.0}),
+            Case("build_synthetic_frame", "probe_frame",
+                 "a frame without smokers, so that every row is kept", hidden=True,
+                 args={"seed": 14, "n": 30, "smoker_share": 0.0}),
         ),
         expects=(
             Expect("n_rows", "the number of rows kept", rule="equal"),

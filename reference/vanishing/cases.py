@@ -159,6 +159,13 @@ def _inputs(kind: str, seed: int = 0) -> Any:
         rng = np.random.default_rng(seed)
         values = rng.normal(0.0, 2.0, (3, 5))
         return np.where(values == 0.0, 0.5, values)  # the derivative at exactly 0 is a convention
+    if kind == "zeros":
+        # the convention the notebook states: the slope at exactly 0 (and at -0.0) is 0
+        return np.array([[-2.0, 0.0, 1.5, -0.0],
+                         [0.0, 3.0, -0.5, 0.0],
+                         [1e-9, -0.0, 0.0, -1e-9]])
+    if kind == "zero_scalar":
+        return 0.0
     raise ValueError(f"unknown input kind {kind!r}")
 
 
@@ -216,8 +223,12 @@ def probe_relu(ns: dict[str, Any], kind: str, seed: int = 0, L: int = 6, eta: fl
     """relu and relu_prime on one input, and the history of a ReLU chain trained with them."""
     x = _inputs(kind, seed)
     relu, relu_prime = ns["relu"], ns["relu_prime"]
+    slopes = _strict_call(ns, "relu_prime", x)
     observation = {"relu": _strict_call(ns, "relu", x),
-                   "relu_prime": _strict_call(ns, "relu_prime", x)}
+                   # the slopes at the inputs that are exactly 0 (none for most kinds): the
+                   # value there is the notebook's convention, not a limit
+                   "at_zero": slopes[np.asarray(x) == 0].ravel(),
+                   "relu_prime": slopes}
     history = attempt("training a ReLU chain with your relu and relu_prime",
                       lambda: train_with(L, eta, n_epoch, seed, (relu, relu_prime)))
     observation["history"] = history

@@ -130,6 +130,8 @@ ITEMS = (
             _history_case("a 9-layer sigmoid chain trained for 40 epochs", 9, 0.5, 40, 2,
                           "sigmoid"),
             _history_case("a 6-layer ReLU chain trained for 30 epochs", 6, 0.05, 30, 3, "relu"),
+            _history_case("a 3-layer sigmoid chain trained for a single epoch", 3, 0.5, 1, 4,
+                          "sigmoid"),
         ),
         expects=(
             Expect("shape", "the shape of the history returned by train_chain", rule="equal",
@@ -176,16 +178,29 @@ ITEMS = (
                  "a 3x5 array of values of both signs, and a 9-layer ReLU chain trained for "
                  "40 epochs", hidden=True,
                  args={"kind": "small_2d", "seed": 7, "L": 9, "eta": 0.05, "n_epoch": 40}),
+            Case("build_nothing", "probe_relu",
+                 "a 3x4 array with exact zeros (0.0 and -0.0) among values of both signs, and "
+                 "a 5-layer ReLU chain trained for 20 epochs", hidden=True,
+                 args={"kind": "zeros", "seed": 8, "L": 5, "eta": 0.05, "n_epoch": 20}),
+            Case("build_nothing", "probe_relu",
+                 "the Python float 0.0, and a 4-layer ReLU chain trained for 10 epochs",
+                 hidden=True,
+                 args={"kind": "zero_scalar", "seed": 9, "L": 4, "eta": 0.05, "n_epoch": 10}),
         ),
         expects=(
             Expect("relu", "relu(x)", **_ELEMENTWISE, hint="relu(x) = max(x, 0), elementwise"),
+            Expect("at_zero", "relu_prime(x) at the inputs that are exactly 0, where the "
+                              "notebook takes the slope as 0", rule="equal",
+                   hint="max(x, 0) has no slope at exactly 0 and the notebook takes it as 0 "
+                        "there: 1 only where x > 0 (strictly), so x >= 0 is off at 0"),
             Expect("relu_prime", "relu_prime(x)", **_ELEMENTWISE,
-                   hint="the slope of max(x, 0): 1 where x > 0, 0 where x < 0"),
+                   hint="the slope of max(x, 0): 1 where x > 0, 0 where x < 0, and 0 at "
+                        "exactly 0 (the notebook's convention)"),
             Expect("history", "the gradient history of the ReLU chain trained with your "
                               "functions", rtol=1e-9),
         ),
         hint="relu(x) = max(x, 0) elementwise (np.maximum); its slope is 1 where x > 0 and "
-             "0 where x < 0.",
+             "0 where x < 0, and the notebook takes it as 0 at exactly 0.",
     ),
     Item(id="vanishing.relu_why", points=0, manual=True),
 )

@@ -110,12 +110,19 @@ def build_choice(alphas: list[float], errors: list[float]) -> dict[str, Any]:
     return {"alphas": list(alphas), "test_mse_by_alpha": list(errors)}
 
 
-def probe_choice(ns: dict[str, Any], alphas: list[float], **_: Any) -> dict[str, Any]:
-    """The chosen alpha, and whether it is a position in the list rather than a value."""
+def probe_choice(ns: dict[str, Any], alphas: list[float], errors: list[float],
+                 **_: Any) -> dict[str, Any]:
+    """The chosen alpha, whether it is a position in the list rather than a value, and
+    whether it is a later alpha of a tie for the lowest error rather than the first."""
     value = number(ns["best_alpha"], "`best_alpha`")
     lowest = int(np.argmin(ns["test_mse_by_alpha"]))
     is_position = value == lowest and value not in alphas
-    return {"is_position": bool(is_position), "best_alpha": value}
+    # a later tie, read from the case's own errors (the cell may have changed its list)
+    first = int(np.argmin(errors))
+    later_tie = value != alphas[first] and any(
+        a == value and e == errors[first] for a, e in zip(alphas[first + 1:], errors[first + 1:]))
+    return {"is_position": bool(is_position), "later_tie": bool(later_tie),
+            "best_alpha": value}
 
 
 # --- weights.magnitudes -----------------------------------------------------------------------
@@ -234,6 +241,8 @@ def _model(kind: str, seed: int) -> nn.Module:
                              nn.Linear(16, 3))
     if kind == "branchy":
         return _Branchy()
+    if kind == "single":  # the module is the layer: its parameters are "weight" and "bias"
+        return nn.Linear(5, 3)
     raise ValueError(kind)
 
 

@@ -49,6 +49,8 @@ _ALPHA_CHOICES = {
     "first": ([0.5, 1.0, 2.0, 4.0], [0.07, 0.08, 0.11, 0.2]),
     "last": ([1e-6, 1e-4, 1e-2, 3e-1, 2.0], [0.9, 0.6, 0.3, 0.2, 0.1]),
     "unsorted": ([0.3, 0.0, 0.003, 0.03, 3.0], [0.12, 0.31, 0.06, 0.045, 0.2]),
+    # the notebook: "if several tie, the first"
+    "tie": ([1e-3, 1e-2, 1e-1, 0.5, 3.0], [0.09, 0.05, 0.07, 0.05, 0.05]),
 }
 
 ITEMS = (
@@ -123,11 +125,18 @@ ITEMS = (
             Case("build_choice", "probe_choice", "alphas that are not in increasing order",
                  hidden=True,
                  args=dict(zip(("alphas", "errors"), _ALPHA_CHOICES["unsorted"]))),
+            Case("build_choice", "probe_choice", "three alphas that tie for the lowest error",
+                 hidden=True, args=dict(zip(("alphas", "errors"), _ALPHA_CHOICES["tie"]))),
         ),
         expects=(
             Expect("is_position", "whether best_alpha is a position in alphas instead of an "
                                   "alpha", rule="equal",
                    hint="look the position up in alphas: alphas[position]"),
+            Expect("later_tie", "whether best_alpha is a later alpha of a tie for the lowest "
+                                "error instead of the first", rule="equal",
+                   hint="if several alphas tie for the lowest error, take the first: "
+                        "np.argmin returns the first position of the minimum (a loop must "
+                        "replace the best only on a strictly lower error, < not <=)"),
             Expect("best_alpha", "best_alpha", rule="equal",
                    hint="the entry of alphas whose test error is lowest"),
         ),
@@ -236,6 +245,9 @@ ITEMS = (
                  "layers", hidden=True, args={"kind": "deep", "seed": 6}),
             Case("build_nothing", "probe_l1", "a custom nn.Module with nested layers and a "
                  "layer without bias", hidden=True, args={"kind": "branchy", "seed": 7}),
+            Case("build_nothing", "probe_l1", "a single nn.Linear layer, not inside a "
+                 "container (its parameters are named weight and bias)", hidden=True,
+                 args={"kind": "single", "seed": 8}),
         ),
         expects=(
             Expect("depends_on_biases", "whether l1_penalty changes when only the biases "
