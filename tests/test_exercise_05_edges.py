@@ -278,8 +278,8 @@ def test_guard_catches_a_call_it_was_meant_not_to_see():
     def in_a_new_thread(image, kernel, _c=scipy.ndimage.convolve):
         out = []
         worker = threading.Thread(target=lambda: out.append(_c(image, kernel)))
-        child.start()
-        child.join()
+        worker.start()
+        worker.join()
         return out[0]
 
     assert "sys.setprofile" in _calls(tracing_switched_off)
