@@ -258,7 +258,11 @@ def execute(nb: Any, *, state_names: Sequence[str] = (), limits: KernelLimits = 
             found = _read_state(work.cells[-1], marker)
         except wire.ObservationError:
             found = {}
-        if found is None:
+        failed = [o for o in work.cells[-1].get("outputs", []) if o.get("output_type") == "error"]
+        if found is None and failed:  # the grader's own cell could not run in this kernel
+            stopped = ("the notebook's final values could not be read back: "
+                       f"{failed[0].get('ename', '')}: {str(failed[0].get('evalue', ''))[:MESSAGE_CHARS]}")
+        elif found is None:
             # zmq drops a message over the cap and the connection with it, so what followed
             # it is lost too
             stopped = ("the notebook's final values could not be read back: its output was cut "

@@ -203,6 +203,13 @@ def build(view: View, root: str, workdir: str) -> list[str]:
     libc = _libc()
     os.makedirs(root, exist_ok=True)
     _mount(libc, "tmpfs", root, "tmpfs", MS_NOSUID | MS_NODEV, "size=4m,mode=755")
+    # scratch first: a readable folder that lies below one (the interpreter of a course
+    # unpacked in /tmp) is bound on top of it, not hidden by it
+    owner = "" if view.owner is None else f",uid={view.owner},gid={view.owner}"
+    for path, size in sorted(view.scratch, key=lambda s: s[0].count(os.sep)):
+        target = _place(root, path, True)
+        _mount(libc, "tmpfs", target, "tmpfs", MS_NOSUID | MS_NODEV,
+               f"size={size},mode=700{owner}")
     seen: set[str] = set()
     for path in _outermost(view.readable):
         _bind_or_link(libc, root, path, seen)
@@ -217,11 +224,6 @@ def build(view: View, root: str, workdir: str) -> list[str]:
         os.symlink(target, os.path.join(dev, name))
     shm = _place(root, "/dev/shm", True)
     _mount(libc, "tmpfs", shm, "tmpfs", MS_NOSUID | MS_NODEV, "size=16m,mode=1777")
-    owner = "" if view.owner is None else f",uid={view.owner},gid={view.owner}"
-    for path, size in sorted(view.scratch, key=lambda s: s[0].count(os.sep)):
-        target = _place(root, path, True)
-        _mount(libc, "tmpfs", target, "tmpfs", MS_NOSUID | MS_NODEV,
-               f"size={size},mode=700{owner}")
     for path in view.bound:
         _bind(libc, root, path, writable=True)
     proc = _place(root, "/proc", True)
