@@ -12,7 +12,7 @@ import pytest
 import nngrade.reference
 
 from nngrade.grader.sandbox import namespaces
-from nngrade.grader.sandbox import syscalls, view
+from nngrade.grader.sandbox import cgroups, syscalls, view
 from nngrade.grader.sandbox.limits import GiB
 
 # run_cell uses tests/sandbox_cases.py (tests/ is on sys.path before the fork server starts)
@@ -74,15 +74,53 @@ def test_syntax_error_is_reported_with_its_line():
 
 @pytest.mark.parametrize("source", [
     "import subprocess, sys\nsubprocess.Popen([sys.executable, '-c', 'pass'])\ny = 1",
-    "import os\nwhile True:\n    os.fork()\ny = 1",
     "import os, sys\nos.posix_spawn(sys.executable, [sys.executable, '-c', 'pass'], os.environ)\ny = 1",
 ])
-def test_starting_a_process_or_a_fork_flood_is_refused_at_once(source):
+def test_starting_another_program_is_refused_at_once(source):
     started = time.monotonic()
     result = run(source)
     assert syscalls.FILTERED in result.protections
     assert result.kind == "exception" and "PermissionError" in result.message
     assert "may not start processes" in result.message and time.monotonic() - started < 5
+
+
+def test_a_fork_flood_stops_at_the_task_cap_or_at_the_first_fork():
+    result = run("import os\nwhile True:\n    os.fork()\ny = 1", timeout=30)
+    assert result.kind == "exception"
+    if cgroups.PROCESSES in result.protections:  # a control group holds them: 64 tasks
+        assert "BlockingIOError" in result.message
+    else:  # no group on this machine: the filter refuses the first fork
+        assert "PermissionError" in result.message
+
+
+def test_a_pool_of_two_workers_runs_in_the_sandbox():
+    result = run("from multiprocessing import Pool\nwith Pool(2) as pool:\n"
+                 "    y = sum(pool.map(abs, [-1, -2, 3]))", timeout=60)
+    if cgroups.PROCESSES in result.protections:
+        assert result.observation == {"y": 6}
+    else:
+        assert "PermissionError" in result.message
+
+
+def test_processes_share_one_memory_cap():
+    # three processes of 1.2 GiB each: under each one's own limit, over the group's 2 GiB
+    source = ("import os, time\nfor _ in range(2):\n    os.fork()\n"
+              "block = bytearray(1200 * 2**20)\nfor i in range(0, len(block), 4096):\n"
+              "    block[i] = 1\ntime.sleep(5)\ny = 1")
+    result = run(source, timeout=60)
+    if result.protections is None or cgroups.PROCESSES in result.protections:
+        assert result.kind == "memory" and "memory" in result.message, result
+    else:
+        assert "PermissionError" in result.message
+
+
+def test_a_forked_copy_of_the_cell_never_speaks_and_a_left_process_voids_the_result():
+    forked = run("import os\npid = os.fork()\nif pid:\n    os.waitpid(pid, 0)\ny = 1")
+    assert forked.observation == {"y": 1} or "PermissionError" in forked.message
+    left = run("import os, time\nif os.fork() == 0:\n    time.sleep(100)\ny = 1")
+    assert left.kind == "thread" or "PermissionError" in left.message
+    if left.kind == "thread":
+        assert "left 1 process(es) running" in left.message
 
 
 def test_threads_still_run_under_the_system_call_filter():

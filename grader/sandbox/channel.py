@@ -77,9 +77,12 @@ def _died(status: int, limits: Any) -> bytes:
 
 
 def supervise(child: int, from_cell: int, to_cell: int, key: bytes,
-              send: Callable[[bytes], Any], limits: Any) -> None:
+              send: Callable[[bytes], Any], limits: Any,
+              memory_overrun: Callable[[], bool] = lambda: False) -> None:
     """The supervisor's side: hand out the key once, check the signed result, forward it
-    (or a sentence saying why there is none) to the grader."""
+    (or a sentence saying why there is none) to the grader. ``memory_overrun`` says whether
+    the cell's processes together went over the memory cap (one of them was killed for it):
+    whatever the cell then sent, the item is lost for memory."""
     payload: bytes | None = None
     forged = False
     request = _read_exactly(from_cell, len(REQUEST))
@@ -116,6 +119,9 @@ def supervise(child: int, from_cell: int, to_cell: int, key: bytes,
         except ChildProcessError:
             status = 0
             break
+    if memory_overrun():
+        payload = _error("memory", "the cell's processes used more than "
+                                   f"{limits.describe_memory()} of memory together")
     if payload is None:
         payload = (_error("forged", "a result that did not come from the grader's probe was "
                           "refused: the cell wrote into the sandbox's result channel")

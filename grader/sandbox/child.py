@@ -13,6 +13,7 @@ import builtins
 import errno
 import importlib
 import io
+import multiprocessing
 import os
 import random
 import secrets
@@ -23,11 +24,12 @@ from typing import Any
 from nngrade.errors import ProbeError
 from nngrade.grader import probes
 from nngrade.grader.probes import short as _short
-from nngrade.grader.sandbox import (channel, environment, namespaces, pristine, privileges,
-                                    syscalls, view, wire)
+from nngrade.grader.sandbox import (cgroups, channel, environment, namespaces, pristine,
+                                    privileges, syscalls, view, wire)
 from nngrade.grader.sandbox import limits as _limits
 
 CELL_FILENAME = "<your cell>"
+PROCESS_TASKS = 64  # tasks (threads included) a sandbox's control group admits
 _MEMORY_WORDS = ("can't allocate memory", "Unable to allocate", "out of memory")
 
 
@@ -92,6 +94,20 @@ def _exception_result(exc: BaseException) -> dict[str, Any]:
     )
 
 
+def _other_processes() -> list[int]:
+    """Processes of this PID namespace other than this one (its init), not yet reaped."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit() and int(entry) != os.getpid():
+            try:
+                with open(f"/proc/{entry}/stat", encoding="ascii") as stat:
+                    if stat.read().rsplit(")", 1)[1].split()[0] != "Z":
+                        found.append(int(entry))
+            except (OSError, IndexError):
+                pass
+    return found
+
+
 def _restore(saved: dict[str, Any]) -> None:
     current = vars(builtins)
     for name in [n for n in current if n not in saved]:
@@ -126,7 +142,8 @@ def run(request: dict[str, Any], namespace: dict[str, Any], probe: Any) -> dict[
     pristine.top_up()
     restore_libraries = pristine.restore  # bound before the cell can replace it
     # last step before student code: the filter also forbids what building the sandbox needed
-    if request.get("isolate", True) and syscalls.restrict():
+    if request.get("isolate", True) and syscalls.restrict(
+            allow_processes=bool(request.get("processes"))):
         request["protections"].append(syscalls.FILTERED)
     _seed(int(request.get("seed", 0)))
     try:
@@ -138,12 +155,17 @@ def run(request: dict[str, Any], namespace: dict[str, Any], probe: Any) -> dict[
     saved_builtins = dict(vars(builtins))
     probes.mark_threads()
     threads_before = frozenset(sys._current_frames())
+    init = os.getpid()
     try:
         exec(code, namespace)
     except BaseException as exc:  # SystemExit and KeyboardInterrupt too: all are the cell's
+        if os.getpid() != init:  # a process the cell forked: it never speaks for the probe
+            os._exit(0)
         _restore(saved_builtins)
         restore_libraries()
         return _exception_result(exc)
+    if os.getpid() != init:
+        os._exit(0)
     # a cell may replace builtins (isinstance, len, ...) and library functions (np.allclose):
     # the probe and the encoding need the real ones
     _restore(saved_builtins)
@@ -152,6 +174,10 @@ def run(request: dict[str, Any], namespace: dict[str, Any], probe: Any) -> dict[
     if left:
         return _error("thread", f"the cell left {len(left)} thread(s) running; a graded cell "
                       "must finish everything it starts (join every thread) before it ends")
+    others = _other_processes() if request.get("processes") else []
+    if others:
+        return _error("thread", f"the cell left {len(others)} process(es) running; a graded "
+                      "cell must finish every process it starts (close its Pool) before it ends")
     unfilled = [n for n in request.get("writes", ()) if namespace.get(n, None) is Ellipsis]
     if unfilled:
         return {"status": "unfilled", "message": f"`{unfilled[0]}` is still `...`: fill in the cell"}
@@ -196,13 +222,26 @@ def _enclose(request: dict[str, Any], limits: _limits.Limits, workdir: str,
     key = secrets.token_bytes(32)
     to_cell_r, to_cell_w = os.pipe()
     from_cell_r, from_cell_w = os.pipe()
+    # as root, a control group can hold a few processes of the cell's (see ``cgroups``)
+    group = (cgroups.create(str(os.getpid()), limits.memory, PROCESS_TASKS)
+             if os.geteuid() == 0 else None)
 
     def supervise(child_pid: int) -> None:
         os.close(to_cell_r)
         os.close(from_cell_w)
-        channel.supervise(child_pid, from_cell_r, to_cell_w, key, send, limits)
+        try:
+            channel.supervise(child_pid, from_cell_r, to_cell_w, key, send, limits,
+                              (lambda: group.oom_kills() > 0) if group else (lambda: False))
+        finally:
+            if group is not None:
+                group.remove()
 
     def view_for(uid: int | None) -> view.View:
+        if group is not None:
+            group.join()
+            request["processes"] = True
+            # the fork server's children default to it; the cell's own processes are forks
+            multiprocessing.set_start_method("fork", force=True)
         # nothing the fork server or the grader opened stays reachable: only the output
         # and the two pipes to the supervisor
         os.close(to_cell_w)
@@ -224,7 +263,11 @@ def _enclose(request: dict[str, Any], limits: _limits.Limits, workdir: str,
     if not enclosed:
         for fd in (to_cell_r, to_cell_w, from_cell_r, from_cell_w):
             os.close(fd)
+        if group is not None:
+            group.remove()
         return held, None
+    if request.get("processes"):
+        held.append(cgroups.PROCESSES)
     return held, channel.Cell(from_cell_w, to_cell_r)
 
 

@@ -16,6 +16,7 @@ import os
 import sys
 from typing import Any, Callable
 
+from nngrade.grader.sandbox.cgroups import PROCESSES
 from nngrade.grader.sandbox.privileges import NO_CAPABILITIES, NO_PRIVILEGE
 from nngrade.grader.sandbox.syscalls import (CLONE_NEWIPC, CLONE_NEWNET, CLONE_NEWNS,
                                              CLONE_NEWPID, CLONE_NEWUSER, CLONE_NEWUTS, FILTERED)
@@ -28,7 +29,7 @@ OWN_PIDS = "its own process namespace (every process it starts dies with it)"
 # every protection a sandboxed run can report; what a run lacks is named in the warning
 ALL = (NO_NETWORK, ALLOW_LISTED, OWN_PROC, OWN_PIDS, NO_PRIVILEGE, FILTERED)
 # what a report may list: the above, and the weaker privilege drop of a user namespace
-REPORTED = (*ALL, NO_CAPABILITIES)
+REPORTED = (*ALL, NO_CAPABILITIES, PROCESSES)
 
 
 def _libc() -> ctypes.CDLL | None:

@@ -19,7 +19,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Literal, Mapping, Sequence, get_args, cast
 
-from nngrade.grader.sandbox import wire
+from nngrade.grader.sandbox import cgroups, wire
 from nngrade.grader.sandbox import child
 from nngrade.grader.sandbox.limits import Limits
 
@@ -183,6 +183,7 @@ def run(request: RunRequest) -> RunResult:
                                 message=f"the cell ran past its {limits.timeout:g} s limit")
         _kill_group(proc)
         proc.join(5)
+        cgroups.remove(str(proc.pid))  # left behind when the supervisor itself was killed
         seconds = time.monotonic() - started
         if outcome is None and data is None:
             outcome = _died(proc.exitcode, limits)
@@ -208,7 +209,7 @@ def _decode(data: bytes | None, limits: Limits, seconds: float) -> RunResult:
         return RunResult("error", kind="garbled", message="the result could not be read",
                          seconds=seconds)
     message = str(result.get("message", ""))
-    if kind == "memory":
+    if kind == "memory" and "together" not in message:  # a MemoryError: say which cap
         message = f"the cell used more than {limits.describe_memory()} of memory"
     # a result the supervisor composed (the cell's process died) reports no protections
     held = result.get("protections")

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import errno
 
-FILTERED = "no new processes, mounts, namespaces or tracing (seccomp)"
+FILTERED = "no other programs, mounts, namespaces or tracing (seccomp)"
 
 # flags of clone(2) and unshare(2)
 CLONE_THREAD = 0x00010000
@@ -43,12 +43,13 @@ _REFUSED = (
 )
 
 
-def restrict(*, allow_exec: bool = False) -> bool:
+def restrict(*, allow_exec: bool = False, allow_processes: bool = False) -> bool:
     """Load the filter into this process (and all it execs); True if it is in force.
 
-    ``allow_exec`` keeps ``execve`` open for a launcher that must still become the kernel;
-    new processes stay refused either way, so code run after it can at most replace its own
-    process, never start another."""
+    ``allow_exec`` keeps ``execve`` open for a launcher that must still become the kernel.
+    ``allow_processes`` lets ``fork`` through (a control group then caps the processes'
+    memory and number, see ``cgroups``); otherwise new processes are refused, so code run
+    after it can at most replace its own process, never start another."""
     try:
         import pyseccomp as sc
     except (ImportError, OSError, AttributeError):  # no libseccomp on this machine
@@ -57,11 +58,14 @@ def restrict(*, allow_exec: bool = False) -> bool:
         refuse = sc.ERRNO(errno.EPERM)
         rules = sc.SyscallFilter(defaction=sc.ALLOW)
         for name in _REFUSED:
+            if allow_processes and name in ("fork", "vfork"):
+                continue
             try:
                 rules.add_rule(refuse, name)
             except (ValueError, RuntimeError, OSError):  # a call this kernel does not know
                 pass
-        rules.add_rule(refuse, "clone", sc.Arg(0, sc.MASKED_EQ, CLONE_THREAD, 0))
+        if not allow_processes:
+            rules.add_rule(refuse, "clone", sc.Arg(0, sc.MASKED_EQ, CLONE_THREAD, 0))
         for flag in _CLONE_NAMESPACES:
             rules.add_rule(refuse, "clone", sc.Arg(0, sc.MASKED_EQ, flag, flag))
         # clone3 passes its flags in memory a filter cannot read: "not implemented" makes the
