@@ -22,7 +22,7 @@ from nngrade.config import MESSAGE_CHARS
 from nngrade.errors import ForbiddenCall, ProbeError
 
 __all__ = ["ForbiddenCall", "ProbeError", "attempt", "build_nothing", "call", "function",
-           "number", "raised", "run_from_scratch", "run_with_spy", "threads_before_cell"]
+           "number", "raised", "run_from_scratch", "run_with_spy"]
 
 
 def short(exc: BaseException, limit: int = MESSAGE_CHARS) -> str:
@@ -90,11 +90,6 @@ def mark_threads() -> None:
     """Record the threads alive now, just before a cell runs (called by the sandbox)."""
     global _threads_before
     _threads_before = frozenset(sys._current_frames())
-
-
-def threads_before_cell() -> frozenset[int]:
-    """The idents of the threads that were alive before the cell ran."""
-    return _threads_before
 
 
 class _Patches:
