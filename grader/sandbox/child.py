@@ -25,7 +25,7 @@ from nngrade.errors import ProbeError
 from nngrade.grader import probes
 from nngrade.grader.probes import short as _short
 from nngrade.grader.sandbox import (cgroups, channel, environment, namespaces, pristine,
-                                    privileges, syscalls, view, wire)
+                                    syscalls, view, wire)
 from nngrade.grader.sandbox import limits as _limits
 
 CELL_FILENAME = "<your cell>"
