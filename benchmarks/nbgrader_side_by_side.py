@@ -395,9 +395,30 @@ def _nngrade() -> str:
     return str(Path(sys.executable).with_name("nngrade"))
 
 
-def nngrade_grade(course: Course, env: dict[str, str], jobs: int,
-                  execute: bool) -> tuple[float, Points, dict[str, dict[str, str]]]:
-    """Seconds for ``nngrade grade`` of the class, the points it gave and its messages."""
+@dataclass(frozen=True)
+class NngradeRun:
+    """One ``nngrade grade`` of the class: wall seconds, points, messages, and the seconds
+    each report accounts for (its ``seconds``, and any breakdown of them it carries)."""
+
+    seconds: float
+    points: Points
+    messages: dict[str, dict[str, str]]
+    accounted: dict[str, list[float]]
+
+
+def _accounted(sub: dict[str, Any]) -> dict[str, float]:
+    """The seconds one submission's report accounts for: ``seconds``, and every field that
+    is a mapping of names to seconds (a breakdown such as kernel start, cells, item runs)."""
+    found = {"seconds": float(sub.get("seconds", 0.0))}
+    for key, value in sub.items():
+        if isinstance(value, dict) and value and all(
+                isinstance(v, (int, float)) and not isinstance(v, bool) for v in value.values()):
+            found.update({f"{key}.{name}": float(v) for name, v in value.items()})
+    return found
+
+
+def nngrade_grade(course: Course, env: dict[str, str], jobs: int, execute: bool) -> NngradeRun:
+    """``nngrade grade`` of the whole class, timed."""
     command = [_nngrade(), "grade", str(course.root / "submitted"), "--format", "json",
                "--jobs", str(jobs), "--quiet", *(["--execute"] if execute else [])]
     started = time.monotonic()
@@ -405,15 +426,16 @@ def nngrade_grade(course: Course, env: dict[str, str], jobs: int,
     seconds = time.monotonic() - started
     if done.returncode != 0:
         raise RuntimeError(f"{' '.join(command)} failed:\n{done.stderr}")
-    points: Points = {}
-    messages: dict[str, dict[str, str]] = {}
+    run = NngradeRun(seconds, {}, {}, {})
     for sub in json.loads(done.stdout)["submissions"]:
         student = Path(sub["path"]).relative_to(course.root / "submitted").parts[0]
         if sub["errors"]:
             raise RuntimeError(f"nngrade could not grade {student}: {sub['errors']}")
-        points[student] = {i["id"]: float(i["score"]) for i in sub["items"]}
-        messages[student] = {i["id"]: f"{i['status']}: {i['message']}" for i in sub["items"]}
-    return seconds, points, messages
+        run.points[student] = {i["id"]: float(i["score"]) for i in sub["items"]}
+        run.messages[student] = {i["id"]: f"{i['status']}: {i['message']}" for i in sub["items"]}
+        for name, value in _accounted(sub).items():
+            run.accounted.setdefault(name, []).append(value)
+    return run
 
 
 def disagreements(exercise: Exercise, ours: Points, theirs: Points,
@@ -435,6 +457,75 @@ def reference_observations(exercise: Exercise) -> dict[tuple[str, int], Any]:
     from nngrade.grader.grading.grade import Grader
 
     return Grader().reference(exercise).cases
+
+
+def _values(runs: list[NngradeRun], name: str) -> list[float]:
+    return [value for run in runs for value in run.accounted.get(name, [])]
+
+
+@dataclass
+class Measured:
+    """Every timed run of a benchmark: nbgrader's wall seconds and last points, nngrade's
+    runs by configuration, and the disagreements of each configuration with nbgrader."""
+
+    nbgrader_seconds: list[float]
+    nbgrader_points: Points
+    runs: dict[str, list[NngradeRun]]
+    disagreements: dict[str, list[str]]
+
+
+def measure(course: Course, env: dict[str, str], configs: list[tuple[str, int, bool]],
+            repeats: int) -> Measured:
+    """Grade the class ``repeats`` times with nbgrader and with each nngrade configuration
+    (label, jobs, execute), interleaved so that each sees the same machine."""
+    measured = Measured([], {}, {label: [] for label, _, _ in configs},
+                        {label: [] for label, _, _ in configs})
+    for repeat in range(repeats):
+        seconds, theirs = nbgrader_grade(course, env)
+        measured.nbgrader_seconds.append(seconds)
+        measured.nbgrader_points = theirs
+        for label, jobs, execute in configs:
+            run = nngrade_grade(course, env, jobs, execute)
+            measured.runs[label].append(run)
+            measured.disagreements[label] += [
+                f"{line} [run {repeat + 1}]"
+                for line in disagreements(course.exercise, run.points, theirs, run.messages)]
+    return measured
+
+
+def print_summary(exercise: Exercise, measured: Measured, students: int, repeats: int) -> None:
+    """Seconds per notebook and ratios, agreement, scores, where nngrade's seconds go."""
+    per = {label: statistics.median(run.seconds for run in runs) / students
+           for label, runs in measured.runs.items()}
+    base = statistics.median(measured.nbgrader_seconds) / students
+    theirs = measured.nbgrader_points
+    lost = sum(item.points - theirs[s][item.id] for s in theirs for item in graded_items(exercise))
+    print(f"\n{students} notebooks, {len(graded_items(exercise))} graded items each, "
+          f"median of {repeats} run(s), MPLBACKEND=Agg OMP_NUM_THREADS=1, "
+          f"{os.cpu_count()} cores")
+    print(f"{'grader':28} {'s/notebook':>10} {'nbgrader/this':>14}  verdicts")
+    print(f"{'nbgrader autograde':28} {base:10.2f}")
+    for label, seconds in per.items():
+        problems = measured.disagreements[label]
+        verdict = ("same points on every item" if not problems
+                   else f"{len(problems)} (student, item) pairs differ")
+        print(f"{label:28} {seconds:10.2f} {base / seconds:13.2f}x  {verdict}")
+    scores = " ".join(f"{sum(theirs[s].values()):g}" for s in sorted(theirs))
+    print(f"\nscores out of {exercise.max_score:g} (nbgrader's, last run; {lost:g} points lost "
+          f"across the class): {scores}")
+    print("\nwhere nngrade's seconds go, per notebook (median over notebooks and runs); at "
+          "--jobs 1, 'before the first' is the wall time of a batch no report accounts for:")
+    for label, runs in measured.runs.items():
+        names = sorted({name for run in runs for name in run.accounted})
+        parts = [f"{name} {statistics.median(_values(runs, name)):.2f} s" for name in names]
+        if label.endswith("--jobs 1"):
+            fixed = statistics.median(run.seconds - sum(run.accounted["seconds"]) for run in runs)
+            parts.append(f"before the first {fixed:.1f} s")
+        print(f"  {label:28} " + ", ".join(parts))
+    for label, problems in measured.disagreements.items():
+        if problems:
+            print(f"\n{label} vs nbgrader, different points:")
+            print("\n".join(problems))
 
 
 def main() -> int:
@@ -466,39 +557,9 @@ def main() -> int:
     configs = [("nngrade --jobs 1", 1, False), ("nngrade --jobs 2", 2, False)]
     if supports_execute():
         configs.append(("nngrade --execute --jobs 1", 1, True))
-    times: dict[str, list[float]] = {"nbgrader autograde": []}
-    agreement: dict[str, list[str]] = {}
-    for _ in range(args.repeats):  # interleaved, so each sees the same machine
-        seconds, theirs = nbgrader_grade(course, env)
-        times["nbgrader autograde"].append(seconds)
-        for label, jobs, execute in configs:
-            seconds, ours, messages = nngrade_grade(course, env, jobs, execute)
-            times.setdefault(label, []).append(seconds)
-            agreement[label] = disagreements(exercise, ours, theirs, messages)
-        items = len(graded_items(exercise)) * args.students
-        lost = sum(item.points - theirs[s][item.id] for s in theirs
-                   for item in graded_items(exercise))
-
-    n = args.students
-    per = {label: statistics.median(values) / n for label, values in times.items()}
-    base = per["nbgrader autograde"]
-    print(f"\n{n} notebooks, {items} graded items ({lost:g} points lost across the class), "
-          f"median of {args.repeats} run(s), MPLBACKEND=Agg OMP_NUM_THREADS=1, "
-          f"{os.cpu_count()} cores")
-    print(f"{'grader':28} {'s/notebook':>10} {'nbgrader/this':>14}  verdicts")
-    for label, seconds in per.items():
-        if label == "nbgrader autograde":
-            print(f"{label:28} {seconds:10.2f} {'':>14}")
-            continue
-        problems = agreement[label]
-        verdict = "agree" if not problems else f"{len(problems)} disagree"
-        print(f"{label:28} {seconds:10.2f} {base / seconds:13.2f}x  {verdict}")
-    failed = False
-    for label, problems in agreement.items():
-        if problems:
-            failed = True
-            print(f"\n{label} vs nbgrader, different points:")
-            print("\n".join(problems))
+    measured = measure(course, env, configs, args.repeats)
+    print_summary(exercise, measured, args.students, args.repeats)
+    failed = any(measured.disagreements.values())
     if not args.keep:
         shutil.rmtree(root, ignore_errors=True)
     return 1 if failed else 0
