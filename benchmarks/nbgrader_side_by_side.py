@@ -300,12 +300,15 @@ def sign_flipped(source: str) -> str | None:
 
 
 def misspelt(source: str) -> str | None:
-    """``source`` with the second use of a name misspelt (a NameError when it runs)."""
+    """``source`` with the second read of a name misspelt (a NameError when it runs)."""
     tokens = _tokens(source)
     seen: set[str] = set()
-    for before, token in zip(tokens, tokens[1:]):
+    for before, token, after in zip(tokens, tokens[1:], tokens[2:]):
         if (token.type != tokenize.NAME or before.string == "." or keyword.iskeyword(token.string)
                 or hasattr(builtins, token.string)):
+            continue
+        if after.string == "=":  # an assignment (or a keyword argument's name), not a read
+            seen.add(token.string)
             continue
         if token.string in seen:
             return _replace(source, token, token.string + "_")
