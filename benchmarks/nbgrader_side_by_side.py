@@ -61,12 +61,16 @@ BENCH_EXERCISES = ("02", "03", "04", "05")
 
 # The hidden tests of one item. ``_source`` is the solution cell just above as the student
 # wrote it (IPython's raw input history): nngrade runs exactly that text on its own inputs, so
-# a mistake in another item does not cost this one. The steps and their order are those of
-# nngrade's sandboxed child (seed, inputs, imports, cell, unfilled / missing names, probe).
+# a mistake in another item does not cost this one. Each case runs in a forked copy of the
+# kernel, as each of nngrade's runs is a fresh fork (a probe may count what the cell does in
+# module state; a cell may patch a library), with its prints kept out of the notebook
+# (nbgrader takes any stderr output of a test cell as a failure). The steps and their order
+# are those of nngrade's child (seed, inputs, imports, cell, unfilled / missing names, probe);
+# the comparison happens in the kernel itself, as nngrade compares in the grader's process.
 _HIDDEN_TESTS = '''\
 ### BEGIN HIDDEN TESTS
 # nngrade's checks of {item_id}, every case, without the sandbox
-import ast as _ast, builtins as _builtins, random as _random, sys as _sys
+import ast as _ast, builtins as _builtins, io as _io, os as _os, random as _random, sys as _sys
 import numpy as _np
 import {cases_module} as _cases
 from nngrade.grader.grading.compare import check as _check
@@ -100,12 +104,11 @@ def _imports(text):
     return [_ast.unparse(n) for n in tree.body if isinstance(n, (_ast.Import, _ast.ImportFrom))]
 
 
-def _observe(build, probe, args, seed):
+def _observe(build, probe, args, seed, history):
     _seed(seed)
     namespace = {{"__name__": "__main__", "__builtins__": _builtins}}
     namespace.update(getattr(_cases, build)(**args))
     built = dict(namespace)
-    history = get_ipython().history_manager.input_hist_raw
     for statement in [{preamble!r}] + [s for cell in history for s in _imports(cell)]:
         try:
             exec(statement, namespace)
@@ -118,12 +121,36 @@ def _observe(build, probe, args, seed):
     assert not unfilled, f"`{{unfilled[0]}}` is still `...`: fill in the cell"
     missing = [n for n in _WRITES if n not in namespace]
     assert not missing, f"the cell did not define {{missing}}"
-    return _wire.loads(_wire.dumps(getattr(_cases, probe)(namespace, **args)))
+    return getattr(_cases, probe)(namespace, **args)
+
+
+def _observe_forked(*case):
+    history = list(get_ipython().history_manager.input_hist_raw)
+    read, write = _os.pipe()
+    pid = _os.fork()
+    if pid == 0:
+        _os.close(read)
+        _sys.stdout = _sys.stderr = _io.StringIO()
+        try:
+            payload = _wire.dumps({{"found": _observe(*case, history)}})
+        except BaseException as exc:
+            payload = _wire.dumps({{"error": f"{{type(exc).__name__}}: {{exc}}"[:500]}})
+        with _os.fdopen(write, "wb") as out:
+            out.write(payload)
+        _os._exit(0)
+    _os.close(write)
+    with _os.fdopen(read, "rb") as pipe:
+        payload = pipe.read()
+    _os.waitpid(pid, 0)
+    assert payload, "the run of the cell ended without a result"
+    result = _wire.loads(payload)
+    assert "found" in result, result.get("error")
+    return result["found"]
 
 
 assert _normalised(_source) != _normalised(_BLANK), "not answered yet: the cell is the template"
 for (_build, _probe, _args, _seed_of, _hidden, _describe), _reference in zip(_CASES, _EXPECTED):
-    _found = _observe(_build, _probe, _args, _seed_of)
+    _found = _observe_forked(_build, _probe, _args, _seed_of)
     for _expect in _EXPECTS:
         _verdict = _check(_expect, _found, _reference, hidden=_hidden)
         assert _verdict.ok, f"on {{_describe}}: {{_verdict.message}}"
