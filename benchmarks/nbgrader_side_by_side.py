@@ -8,15 +8,18 @@ for that item: every case (public and hidden) builds the same inputs with the ex
 ``cases`` module, runs the student's cell on them, probes the result with the same probe and
 compares it with the reference's observation (nngrade's own, embedded at build time) by the
 same rules and tolerances (``compare.check``). Only the sandbox is left out: nbgrader runs
-the checks in the notebook's kernel.
+each case in a plain fork of the notebook's kernel.
 
 Then it releases the assignment (``nbgrader generate_assignment``), writes a class of
 submissions from the released notebook (the reference, correct variants, typical mistakes,
 blank cells), grades them with ``nbgrader autograde`` and with ``nngrade grade`` (``--jobs 1``,
 ``--jobs 2``, and ``--execute --jobs 1`` when the installed nngrade has that option), checks
 that every item of every submission gets the same points from both, and prints seconds per
-notebook (medians of ``--repeats`` runs) and the ratios. Both graders run with the same
-backend (MPLBACKEND=Agg, one OpenMP thread), as nngrade gives its kernel.
+notebook (a class's wall time, start-up included, over its size; medians of ``--repeats``
+runs) and the ratios. Both graders run with the same backend (MPLBACKEND=Agg, one OpenMP
+thread), as nngrade gives its kernel, and both start with the reference's observations at
+hand (nbgrader's in its tests, nngrade's in its warm cache). The exit status is 1 when some
+item got different points from the two (each such item is printed).
 
 Needs the ``bench`` extra: ``pip install -c constraints.txt -e '.[bench]'``.
 Run: ``python benchmarks/nbgrader_side_by_side.py --exercise 04 --students 10 --repeats 3``.
