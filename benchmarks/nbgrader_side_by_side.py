@@ -32,6 +32,7 @@ import ast
 import builtins
 import copy
 import dataclasses
+import inspect
 import io
 import json
 import keyword
@@ -64,9 +65,10 @@ BENCH_EXERCISES = ("02", "03", "04", "05")
 
 # The hidden tests of one item. ``_source`` is the solution cell just above as the student
 # wrote it (IPython's raw input history): nngrade runs exactly that text on its own inputs, so
-# a mistake in another item does not cost this one. Each case runs in a forked copy of the
-# kernel, as each of nngrade's runs is a fresh fork (a probe may count what the cell does in
-# module state; a cell may patch a library), with its prints kept out of the notebook
+# a mistake in another item does not cost this one. The cases run in forked copies of the
+# kernel, as nngrade's runs are fresh forks (a probe may count what the cell does in module
+# state; a cell may patch a library): one per case, or one per item when the installed nngrade
+# runs an item's cases in one process. Their prints are kept out of the notebook
 # (nbgrader takes any stderr output of a test cell as a failure). The steps and their order
 # are those of nngrade's child (seed, inputs, imports, cell, unfilled / missing names, probe);
 # the comparison happens in the kernel itself, as nngrade compares in the grader's process.
@@ -127,19 +129,23 @@ def _observe(build, probe, args, seed, history):
     return getattr(_cases, probe)(namespace, **args)
 
 
-def _observe_forked(*case):
+def _observe_forked(cases):
+    """What the probe found on each case, run one after the other in one fork, and the
+    error that stopped them (None if none did)."""
     history = list(get_ipython().history_manager.input_hist_raw)
     read, write = _os.pipe()
     pid = _os.fork()
     if pid == 0:
         _os.close(read)
         _sys.stdout = _sys.stderr = _io.StringIO()
+        found, error = [], None
         try:
-            payload = _wire.dumps({{"found": _observe(*case, history)}})
+            for case in cases:
+                found.append(_observe(*case[:4], history))
         except BaseException as exc:
-            payload = _wire.dumps({{"error": f"{{type(exc).__name__}}: {{exc}}"[:500]}})
+            error = f"on {{case[5]}}: {{type(exc).__name__}}: {{exc}}"[:500]
         with _os.fdopen(write, "wb") as out:
-            out.write(payload)
+            out.write(_wire.dumps({{"found": found, "error": error}}))
         _os._exit(0)
     _os.close(write)
     with _os.fdopen(read, "rb") as pipe:
@@ -147,16 +153,19 @@ def _observe_forked(*case):
     _os.waitpid(pid, 0)
     assert payload, "the run of the cell ended without a result"
     result = _wire.loads(payload)
-    assert "found" in result, result.get("error")
-    return result["found"]
+    return result["found"], result["error"]
 
 
 assert _normalised(_source) != _normalised(_BLANK), "not answered yet: the cell is the template"
-for (_build, _probe, _args, _seed_of, _hidden, _describe), _reference in zip(_CASES, _EXPECTED):
-    _found = _observe_forked(_build, _probe, _args, _seed_of)
-    for _expect in _EXPECTS:
-        _verdict = _check(_expect, _found, _reference, hidden=_hidden)
-        assert _verdict.ok, f"on {{_describe}}: {{_verdict.message}}"
+_index = 0
+for _group in ([[case] for case in _CASES] if {process_per_case!r} else [list(_CASES)]):
+    _found, _error = _observe_forked(_group)
+    for _observed, (*_given, _hidden, _describe) in zip(_found, _group):
+        for _expect in _EXPECTS:
+            _verdict = _check(_expect, _observed, _EXPECTED[_index], hidden=_hidden)
+            assert _verdict.ok, f"on {{_describe}}: {{_verdict.message}}"
+        _index += 1
+    assert _error is None, _error
 ### END HIDDEN TESTS
 '''
 
@@ -174,6 +183,15 @@ def _literal(value: Any, what: str) -> Any:
     return value
 
 
+def cases_share_a_process() -> bool:
+    """Whether the installed nngrade runs an item's cases one after the other in one sandboxed
+    process (module state of the ``cases`` module then carries from case to case) rather than
+    each in a fresh one; the hidden tests follow the same model."""
+    from nngrade.grader.sandbox import runner
+
+    return "cases" in inspect.signature(runner.RunRequest.to_dict).parameters
+
+
 def hidden_tests(exercise: Exercise, item: Item, observations: dict[tuple[str, int], Any],
                  blank: str) -> str:
     """The source of the autograder cell that checks ``item`` as nngrade does, against the
@@ -183,6 +201,7 @@ def hidden_tests(exercise: Exercise, item: Item, observations: dict[tuple[str, i
     expects = ", ".join("_" + repr(dataclasses.replace(e, hint="")) for e in item.expects)
     expected = wire.dumps([observations[(item.id, i)] for i in range(len(item.cases))])
     return _HIDDEN_TESTS.format(item_id=item.id, cases_module=exercise.cases_module,
+                                process_per_case=not cases_share_a_process(),
                                 blank=blank, writes=tuple(item.writes), expects=expects,
                                 cases=cases, expected=expected.decode("utf-8"),
                                 preamble=exercise.preamble)
