@@ -13,7 +13,9 @@ import json
 from dataclasses import asdict, dataclass, field
 from typing import Iterable, Literal
 
-Status = Literal["passed", "failed", "error", "manual"]
+# "unchecked": in public scope, an item whose checks are all hidden
+Status = Literal["passed", "failed", "error", "manual", "unchecked"]
+Scope = Literal["full", "public"]
 
 
 @dataclass(frozen=True)
@@ -44,6 +46,12 @@ class SubmissionReport:
     seconds: float = 0.0
     student: str = ""
     protections: tuple[str, ...] = ()
+    # "public": graded from a release's public checks only (``hidden_not_run`` hidden checks
+    # were not run); "full": against the reference, hidden cases included
+    scope: Scope = "full"
+    hidden_not_run: int = 0
+    public_checks: int = 0  # in public scope: how many public checks ran, and passed
+    public_passed: int = 0
 
     @property
     def graded(self) -> bool:
@@ -54,6 +62,18 @@ class SubmissionReport:
     def full_marks(self) -> bool:
         """True when every automatic point was earned."""
         return self.graded and self.score >= self.max_score
+
+    @property
+    def public_summary(self) -> str:
+        """In public scope, what was and was not checked ("4 of 6 public checks pass; 9 hidden
+        checks run when your instructor grades"); "" in full scope."""
+        if self.scope != "public":
+            return ""
+        hidden = (f"{self.hidden_not_run} hidden check{'s' if self.hidden_not_run != 1 else ''}"
+                  " run when your instructor grades" if self.hidden_not_run else
+                  "there are no hidden checks")
+        return (f"{self.public_passed} of {self.public_checks} public check"
+                f"{'s' if self.public_checks != 1 else ''} pass; {hidden}")
 
 
 def submission_from_dict(data: dict) -> SubmissionReport:

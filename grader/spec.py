@@ -102,6 +102,19 @@ class Item:
 
 
 @dataclass(frozen=True)
+class Origin:
+    """Where a loaded exercise's content lives; set by the course that loads it, never written
+    in a declaration. ``notebook`` is the blank notebook file; ``reference`` the course's folder
+    of reference packages (hidden from student code, part of the fingerprint); ``mounts`` the
+    (package name, folder) pairs a process makes importable before it imports ``cases_module``
+    (a course outside the package, a release's public cases)."""
+
+    notebook: str
+    reference: str
+    mounts: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True)
 class Exercise:
     """An exercise: its notebook stem, its items, and where its content lives.
 
@@ -120,6 +133,7 @@ class Exercise:
     preamble: str = ""
     data: tuple[str, ...] = ()
     preload: tuple[str, ...] = ()
+    origin: Origin | None = None  # None: the built-in course (nngrade.reference)
 
     @property
     def max_score(self) -> float:

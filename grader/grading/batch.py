@@ -19,7 +19,7 @@ from nngrade.errors import UsageError
 from nngrade.grader.grading.grade import Grader
 from nngrade.grader.report import GradeReport, SubmissionReport
 from nngrade.grader.grading.store import ResultStore
-from nngrade.reference import exercise_names
+from nngrade.grader.grading.course import stems_or_none
 
 
 @dataclass(frozen=True)
@@ -58,7 +58,7 @@ def collect(paths: Sequence[str]) -> list[Target]:
 
 def _student_of_file(path: Path) -> str:
     # "alice/01_insurance_regression.ipynb": the folder names the student, not the file
-    return path.parent.name if path.stem in exercise_names() and path.parent.name else path.stem
+    return path.parent.name if path.stem in stems_or_none(None) and path.parent.name else path.stem
 
 
 def default_jobs() -> int:

@@ -18,6 +18,7 @@ from typing import Any
 from nngrade.config import ANSWER_CHARS, METADATA_KEY
 from nngrade.errors import NngradeError, ReferenceFailure, SubmissionError
 from nngrade.grader.grading import compare, declaration
+from nngrade.grader.grading import course as courses
 from nngrade.grader.grading import expected
 from nngrade.grader.sandbox import namespaces
 from nngrade.grader.grading import kernel
@@ -28,7 +29,6 @@ from nngrade.grader.grading import solution
 from nngrade.grader.sandbox.limits import Limits
 from nngrade.grader.report import ItemResult, Status, SubmissionReport
 from nngrade.grader.spec import Exercise, Item
-from nngrade.reference import load_exercise, exercise_names
 
 # kinds of sandbox failure that are errors of the run (the item shows "error"); the others
 # (missing, probe) are a wrong answer, and "internal" is the package's own failure
@@ -44,13 +44,15 @@ def _ensure_data(exercise: Exercise) -> None:
         data_path(name)  # raises DatasetError (a SetupError) with where to put the file
 
 
-def exercise_stem(declared: str | None, path: str | os.PathLike[str]) -> str | None:
+def exercise_stem(declared: str | None, path: str | os.PathLike[str],
+                  names: list[str] | None = None) -> str | None:
     """The exercise a notebook is graded as: the one its metadata declares, else the one its
-    file name matches ("01_insurance_regression.ipynb", "01_mine.ipynb"), else None."""
+    file name matches among ``names`` (default: the built-in course's) ("01_insurance_
+    regression.ipynb", "01_mine.ipynb"), else None."""
     if declared:
         return declared
     name = Path(path).name
-    for stem in exercise_names():
+    for stem in courses.stems_or_none(None) if names is None else names:
         if stem in name or name.startswith(stem.split("_", 1)[0] + "_"):
             return stem
     return None
@@ -65,18 +67,29 @@ class Grader:
 
     def __init__(self, limits: Limits = Limits(timeout=120.0), kernel_limits: kernel.KernelLimits
                  = kernel.KernelLimits(), use_cache: bool = True,
-                 private: tuple[str, ...] = ()) -> None:
+                 private: tuple[str, ...] = (), course: courses.Course | None = None) -> None:
         """``limits.timeout`` caps every item's own timeout; ``kernel_limits`` bound the
         notebook's own run; ``private`` names folders student code must not see (the
-        class's submissions, the output folder) besides the reference and caches."""
+        class's submissions, the output folder) besides the reference and caches;
+        ``course`` is where exercises are found (default: the built-in course)."""
         self.limits = limits
         self.kernel_limits = kernel_limits
-        self.private = tuple(private)
+        self.course = course
+        self.private = tuple(private) + (course.private if course else ())
         self.use_cache = use_cache
         self._refs: dict[str, expected.ReferenceRun] = {}
         self._lock = threading.Lock()
         # one fork server serves every exercise this grader may meet
-        runner.preload([m for name in exercise_names() for m in load_exercise(name).preload])
+        runner.preload([m for name in self.exercise_names() for m in
+                        self.load_exercise(name).preload])
+
+    def exercise_names(self) -> list[str]:
+        """The stems of this grader's course (none where its reference is not installed)."""
+        return courses.stems_or_none(self.course)
+
+    def load_exercise(self, name: str) -> Exercise:
+        """The declaration of one of this grader's course's exercises."""
+        return (self.course or courses.builtin()).load_exercise(name)
 
     def version_of(self, notebook_bytes: bytes, path: str | os.PathLike[str]) -> str:
         """The fingerprint of the reference a notebook would be graded against ("" if none):
@@ -87,11 +100,12 @@ class Grader:
             declared = meta.get("exercise") if isinstance(meta, dict) else None
         except (ValueError, AttributeError, RecursionError):
             declared = None
-        stem = exercise_stem(declared if isinstance(declared, str) else None, path)
+        stem = exercise_stem(declared if isinstance(declared, str) else None, path,
+                             self.exercise_names())
         if stem is None:
             return ""
         try:
-            return expected.fingerprint(load_exercise(stem))
+            return expected.fingerprint(self.load_exercise(stem))
         except NngradeError:
             return ""
 
@@ -115,13 +129,13 @@ class Grader:
         started = time.monotonic()
         try:
             sub = notebook.read(path)
-            stem = exercise_stem(sub.exercise, sub.path)
+            stem = exercise_stem(sub.exercise, sub.path, self.exercise_names())
             if stem is None:
                 raise SubmissionError("the notebook does not say which exercise it is "
                                       "(metadata.nngrade.exercise) and its file name does not "
                                       "match one")
             try:
-                exercise = load_exercise(stem)
+                exercise = self.load_exercise(stem)
             except NngradeError:
                 raise SubmissionError(f"the notebook claims to be exercise {stem!r}, "
                                       "which does not exist") from None
@@ -135,7 +149,7 @@ class Grader:
         """Grade a read notebook against an exercise."""
         started = time.monotonic() if started is None else started
         reference = self.reference(exercise)
-        blank = solution.blank_sources(exercise.stem)
+        blank = solution.blank_sources(exercise)
         known = {item.id for item in exercise.items}
         problems = list(sub.problems)
         problems += [f"cell marked {i!r} is not an item of {exercise.stem}; it was ignored"
@@ -164,6 +178,14 @@ class Grader:
         return SubmissionReport(sub.path, exercise.stem, score, exercise.max_score, tuple(items),
                                 (), tuple(problems), tuple(cell_errors),
                                 time.monotonic() - started, protections=protections)
+
+    def grade_item(self, exercise: Exercise, item: Item, sub: notebook.Submission,
+                   blank: dict[str, str], reference: expected.ReferenceRun,
+                   hide: tuple[str, ...]) -> tuple[ItemResult, list[tuple[str, ...]]]:
+        """One item's grade on its own cases only (no notebook run), with the protections
+        each of its runs held: how a release's public checks are graded (``public``)."""
+        held: list[tuple[str, ...]] = []
+        return self._grade_item(exercise, item, sub, blank, reference, held, hide), held
 
     def _grade_item(self, exercise: Exercise, item: Item, sub: notebook.Submission,
                     blank: dict[str, str], reference: expected.ReferenceRun,

@@ -24,8 +24,8 @@ from typing import Any
 from nngrade.errors import ProbeError
 from nngrade.grader import probes
 from nngrade.grader.probes import short as _short
-from nngrade.grader.sandbox import (cgroups, channel, environment, namespaces, pristine,
-                                    syscalls, view, wire)
+from nngrade.grader.sandbox import (cgroups, channel, environment, mounts, namespaces,
+                                    pristine, syscalls, view, wire)
 from nngrade.grader.sandbox import limits as _limits
 
 CELL_FILENAME = "<your cell>"
@@ -120,6 +120,7 @@ def prepare(request: dict[str, Any]) -> tuple[dict[str, Any], Any]:
     cases (the reference folder is out of the sandbox's view later) and build the inputs.
     Returns the cell's namespace and the probe, bound now so the cell cannot swap it."""
     _seed(int(request.get("seed", 0)))
+    mounts.mount_all(request.get("mounts", ()))  # a course or release outside the package
     cases = importlib.import_module(request["cases_module"])
     build, probe = getattr(cases, request["build"]), getattr(cases, request["probe"])
     namespace: dict[str, Any] = {"__name__": "__main__", "__builtins__": builtins}

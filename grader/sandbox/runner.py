@@ -96,6 +96,7 @@ class RunRequest:
     hide: tuple[str, ...] = ()
     isolate: bool = True
     limits: Limits = Limits()
+    mounts: tuple[tuple[str, str], ...] = ()  # packages to mount before the cases import
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -111,6 +112,7 @@ class RunRequest:
             "hide": list(self.hide),
             "isolate": self.isolate,
             "limits": self.limits.to_dict(),
+            "mounts": [list(pair) for pair in self.mounts],
         }
 
 

@@ -7,6 +7,8 @@
     │   ├── DatasetError         a data file is missing, unreachable or fails its checksum
     │   ├── UnknownExerciseError no exercise of that name
     │   ├── DeclarationError     an exercise's declaration does not fit its cases or reference
+    │   ├── CourseError          a course folder or package is missing or not shaped as one
+    │   ├── ReleaseError         a student release is missing, damaged or would leak the reference
     │   └── ReferenceFailure     the reference, or the grader's own inputs, failed
     ├── SubmissionError          one notebook cannot be graded at all; costs that notebook only
     ├── UsageError               the command was given something it cannot use
@@ -49,6 +51,16 @@ class UnknownExerciseError(SetupError):
 class DeclarationError(SetupError):
     """An exercise's declaration names a build or probe its cases module lacks, or expects a
     key the reference's observation does not have."""
+
+
+class CourseError(SetupError):
+    """A course (``--course``, ``NNGRADE_COURSE``, an installed course package) cannot be found
+    or lacks the shape of one (``exercises/*.ipynb`` and ``reference/<name>/``)."""
+
+
+class ReleaseError(SetupError):
+    """A student release cannot be read (missing, damaged, of another format), or cannot be
+    written without shipping part of the reference (a cases module that imports a solution)."""
 
 
 class ReferenceFailure(SetupError):
