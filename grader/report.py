@@ -69,11 +69,11 @@ class SubmissionReport:
         checks run when your instructor grades"); "" in full scope."""
         if self.scope != "public":
             return ""
-        hidden = (f"{self.hidden_not_run} hidden check{'s' if self.hidden_not_run != 1 else ''}"
-                  " run when your instructor grades" if self.hidden_not_run else
-                  "there are no hidden checks")
-        return (f"{self.public_passed} of {self.public_checks} public check"
-                f"{'s' if self.public_checks != 1 else ''} pass; {hidden}")
+        one = self.hidden_not_run == 1
+        hidden = (f"{self.hidden_not_run} hidden check{'' if one else 's'} "
+                  f"run{'s' if one else ''} when your instructor grades"
+                  if self.hidden_not_run else "there are no hidden checks")
+        return f"{self.public_passed} of {self.public_checks} public checks pass; {hidden}"
 
 
 def submission_from_dict(data: dict) -> SubmissionReport:

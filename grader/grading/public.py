@@ -116,7 +116,8 @@ def find_release(notebook_path: str | os.PathLike[str]) -> Path | None:
     for folder in (here, *here.parents):
         if (folder / MARKER).is_file():
             return folder
-    beside = sorted(p for p in here.iterdir() if p.is_dir() and (p / MARKER).is_file())
+    beside = sorted(p for p in (here.iterdir() if here.is_dir() else ())
+                    if p.is_dir() and (p / MARKER).is_file())
     return beside[0] if beside else None
 
 

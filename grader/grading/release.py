@@ -20,7 +20,9 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import logging
 import shutil
+import time
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +35,7 @@ from nngrade.grader.sandbox import runner, wire
 from nngrade.grader.sandbox.limits import Limits
 from nngrade.grader.spec import Exercise, Item
 
+log = logging.getLogger(__name__)
 MARKER = "nngrade-release.json"
 FORMAT = "nngrade-release/1"
 
@@ -60,7 +63,9 @@ def _observe(exercise: Exercise, item: Item, index: int) -> Any:
     case = item.cases[index]
     request = requests.request(exercise, item, case, exercise.solution[item.id], (),
                                Limits(timeout=item.timeout))
+    started = time.monotonic()
     result = runner.run(request)
+    log.debug("reference of %s on case %d: %.1f s", item.id, index, time.monotonic() - started)
     if result.status != "ok":
         raise ReferenceFailure(f"the reference of {item.id} failed on {case.describe}: "
                                f"{result.message}")
@@ -108,6 +113,7 @@ def write(course: Course, out: str | Path, names: list[str] | None = None) -> Pa
     if out.exists() and any(out.iterdir()) and not (out / MARKER).is_file():
         raise ReleaseError(f"{out} exists and is not a release: give an empty or new folder")
     exercises = [course.load_exercise(n) for n in (names or course.exercise_names())]
+    runner.preload([m for exercise in exercises for m in exercise.preload])
     for part in ("exercises", "checks", "cases", "data"):
         shutil.rmtree(out / part, ignore_errors=True)
         (out / part).mkdir(parents=True)

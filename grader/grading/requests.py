@@ -67,7 +67,10 @@ def hidden_paths(extra: tuple[str, ...] = ()) -> tuple[str, ...]:
     folders = [str(cache_root())]
     # a student's release-only install has no reference to hide; a course's own reference
     # comes in ``extra`` (``Course.private``)
-    spec = importlib.util.find_spec("nngrade.reference")
+    try:
+        spec = importlib.util.find_spec("nngrade.reference")
+    except ImportError:
+        spec = None
     if spec is not None and spec.submodule_search_locations:
         folders += list(spec.submodule_search_locations)
     unique = list(dict.fromkeys(os.path.abspath(p) for p in (*folders, *extra)))
