@@ -9,6 +9,7 @@ hidden inputs.
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import io
 import json
@@ -281,18 +282,40 @@ def builtin_release(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_the_builtin_release_checks_the_reference_notebook_on_every_public_check(
-        builtin_release, tmp_path, capsys):
+        builtin_release, tmp_path):
     exercise = courses.builtin().load_exercise(CHEAP[1])
     notebook = tmp_path / f"{exercise.stem}.ipynb"
     solution.write_solution(exercise, notebook)
-    capsys.readouterr()
-    assert main(["check", str(notebook), "--release", str(builtin_release)]) == 0
-    out = capsys.readouterr().out
+    done = subprocess.run([sys.executable, "-m", "nngrade", "check", str(notebook),
+                           "--release", str(builtin_release)], env=_blocked_env(tmp_path),
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stdout + done.stderr
+    out = done.stdout
     automatic = [i for i in exercise.items if not i.manual]
     shown = sum(not c.hidden for i in automatic for c in i.cases)
     hidden = sum(release.hidden_checks(i) for i in automatic)
     assert (f"{shown} of {shown} public checks pass; {hidden} hidden checks run when your "
             "instructor grades") in out
-    assert "Points on the public checks" in out and "\n  Points " not in out
+    # never a bare score that reads as the grade
+    assert "Points on the public checks" in out and not re.search(r"Points \d", out)
     assert sorted(p.name for p in (builtin_release / "exercises").iterdir()) == \
         [f"{stem}.ipynb" for stem in CHEAP]
+
+
+def test_the_classroom_workflow_checks_a_release_repository_with_its_public_checks(
+        walked, tmp_path, monkeypatch, capsys):
+    workflow = (REPO / "examples" / "ci" / "classroom.yml").read_text(encoding="utf-8")
+    command = re.search(r"run: (nngrade check .*)", workflow).group(1)
+    notebook = re.search(r"NOTEBOOK: (\S+)", workflow).group(1)
+    repository = tmp_path / "repository"  # the assignment's repository: a release
+    shutil.copytree(walked / "mycourse-release", repository)
+    _set_cell(repository / notebook, "scaling.scale",
+              "def scale(x, factor):\n    return np.asarray(x, dtype=float) * factor\n")
+    monkeypatch.chdir(repository)
+    monkeypatch.setenv("GITHUB_OUTPUT", str(tmp_path / "github_output"))
+    args = shlex.split(command.replace('"$NOTEBOOK"', notebook))[1:]
+    assert main(args) == 0
+    assert "1 of 1 public checks pass; 1 hidden check runs" in capsys.readouterr().out
+    result = (tmp_path / "github_output").read_text().strip()
+    payload = json.loads(base64.b64decode(result.split("=", 1)[1]))
+    assert [(t["name"], t["score"]) for t in payload["tests"]] == [("scaling.scale", 1.0)]
