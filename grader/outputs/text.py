@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Iterable
 
+from nngrade.grader.outputs.feedback import NOT_RUN
 from nngrade.grader.report import SubmissionReport
 
 _MARK = {"passed": "PASS", "failed": "FAIL", "error": "ERROR", "manual": "MANUAL"}
@@ -31,6 +32,8 @@ def render_submission(sub: SubmissionReport) -> str:
     if sub.cell_errors:
         lines.append("  your notebook's own run:")
         lines += [f"    {e}" for e in sub.cell_errors]
+    if not sub.executed:
+        lines.append(f"  note: {NOT_RUN}")
     lines.append(f"  Points {_points(sub.score)}/{_points(sub.max_score)}")
     return "\n".join(lines)
 
