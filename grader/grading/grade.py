@@ -253,11 +253,12 @@ class Grader:
                                    "deleted or replaced: copy it back from the blank notebook")
         if item.id in blank and _normalise(source) == _normalise(blank[item.id]):
             return result("failed", "not answered yet: the cell still holds the blank template")
-        for index, case in enumerate(item.cases):
+        batch = [requests.request(exercise, item, case, source, sub.imports, self.limits, hide)
+                 for case in item.cases]
+        runs = runner.run_cases(batch) if batch else []
+        for index, (case, run) in enumerate(zip(item.cases, runs)):
             prefix = (f"on a hidden case ({case.describe}): " if case.hidden else
                       (f"on {case.describe}: " if len(item.cases) > 1 else ""))
-            run = runner.run(requests.request(exercise, item, case, source, sub.imports, self.limits,
-                                       hide))
             if run.protections is not None:
                 held.append(run.protections)
             if run.status == "unfilled":
