@@ -56,9 +56,9 @@ def _grader(args: argparse.Namespace, private: Sequence[Path] = (),
     """A Grader for these options; ``private`` folders are hidden from student code."""
     hidden = tuple(str(p) for p in private)
     if args.timeout is None:
-        return Grader(private=hidden, course=course)
+        return Grader(private=hidden, execute=args.execute, course=course)
     return Grader(Limits(timeout=args.timeout), kernel.KernelLimits(cell_timeout=args.timeout),
-                  private=hidden, course=course)
+                  private=hidden, execute=args.execute, course=course)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -73,6 +73,9 @@ def _parser() -> argparse.ArgumentParser:
     check.add_argument("--github-output", action="store_true",
                        help="also write the result for GitHub Classroom's grading reporter "
                             "to $GITHUB_OUTPUT (printed when it is not set)")
+    check.add_argument("--no-execute", dest="execute", action="store_false",
+                       help="run the notebook as a whole only when a check needs what it "
+                            "trained (faster; no report of which cells raise)")
     check.add_argument("--release", type=Path, metavar="DIR",
                        help="check with this student release's public checks only (default: "
                             "the course's reference where it is installed and knows the "
@@ -91,6 +94,11 @@ def _parser() -> argparse.ArgumentParser:
     grade.add_argument("--quiet", action="store_true", help="no progress on stderr")
     grade.add_argument("--regrade", action="store_true",
                        help="grade everything again, even what --out already holds")
+    grade.add_argument("--execute", action="store_true",
+                       help="run every notebook as a whole, even when no check needs it: the "
+                            "feedback then says which cells raise, and --out keeps each "
+                            "executed notebook under executed/ (default: only exercises "
+                            "whose checks measure what the notebook trained)")
     _add_timeout(grade)
     _add_course(grade)
 

@@ -18,3 +18,8 @@ def probe(ns, **kw):
 def build_broken(**kw):
     """Inputs the grader fails to build (its own bug, not the student's)."""
     raise RuntimeError("the grader's inputs could not be built")
+
+
+def build_x(x=3, **kw):
+    """Inputs of one case of a batch: ``x`` as given."""
+    return {"x": x}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Iterable
 
+from nngrade.grader.outputs.feedback import NOT_RUN
 from nngrade.grader.report import SubmissionReport
 
 _MARK = {"passed": "PASS", "failed": "FAIL", "error": "ERROR", "manual": "MANUAL",
@@ -37,6 +38,8 @@ def render_submission(sub: SubmissionReport) -> str:
         lines.append(f"  Points on the public checks {_points(sub.score)}/"
                      f"{_points(sub.max_score)} (not your grade)")
         return "\n".join(lines)
+    if not sub.executed:
+        lines.append(f"  note: {NOT_RUN}")
     lines.append(f"  Points {_points(sub.score)}/{_points(sub.max_score)}")
     return "\n".join(lines)
 
