@@ -16,12 +16,13 @@ import hashlib
 import json
 import os
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from nngrade.errors import NngradeError, ReleaseError, SubmissionError
-from nngrade.grader.grading import expected, notebook, requests
+from nngrade.grader.grading import expected, kernel, notebook, requests
 from nngrade.grader.grading.grade import Grader, exercise_stem
 from nngrade.grader.grading.release import FORMAT, MARKER
 from nngrade.grader.report import ItemResult, SubmissionReport
@@ -183,15 +184,25 @@ def grade(grader: Grader, path: str | os.PathLike[str], release: Release) -> Sub
                                   os.path.dirname(os.path.abspath(sub.path))))
     held: list[tuple[str, ...]] = []
     items, run, passed = [], 0, 0
-    for item in exercise.items:
-        result, ran, ok = _grade_item(grader, public, item, sub, blank, hide, held)
-        items.append(result)
-        run, passed = run + ran, passed + ok
+    # as in a full check: the notebook's own run, for the cells that raise (no check needs it)
+    with ThreadPoolExecutor(1) as pool:
+        execution = pool.submit(kernel.execute, sub.notebook, limits=grader.kernel_limits,
+                                env=requests.sandbox_env(), hide=hide) if grader.execute else None
+        for item in exercise.items:
+            result, ran, ok = _grade_item(grader, public, item, sub, blank, hide, held)
+            items.append(result)
+            run, passed = run + ran, passed + ok
+        whole = execution.result() if execution else kernel.Execution()
+    if whole.protections is not None:
+        held.append(whole.protections)
+    cell_errors = [e.describe() for e in whole.cell_errors] + ([whole.stopped]
+                                                               if whole.stopped else [])
     # where nothing ran (every item unanswered) no protection was missing
     protections = tuple(p for p in namespaces.REPORTED if all(p in h for h in held))
     hidden = sum(n for item_id, n in public.hidden.items() if not exercise.item(item_id).manual)
     return SubmissionReport(sub.path, stem, sum(r.score for r in items), exercise.max_score,
-                            tuple(items), (), tuple(problems), (), time.monotonic() - started,
-                            protections=protections, scope="public", hidden_not_run=hidden,
+                            tuple(items), (), tuple(problems), tuple(cell_errors),
+                            time.monotonic() - started, protections=protections,
+                            executed=execution is not None, scope="public", hidden_not_run=hidden,
                             public_checks=run, public_passed=passed)
 
