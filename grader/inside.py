@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -177,8 +178,20 @@ def run_check(path: Path, timeout: float | None = None) -> tuple[dict[str, Any],
     command = [sys.executable, "-m", "nngrade", "check", str(path), "--format", "json"]
     if timeout is not None:
         command += ["--timeout", str(timeout)]
-    done = subprocess.run(command, capture_output=True, text=True, stdin=subprocess.DEVNULL,
-                          cwd=path.parent)
+    with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                          stdin=subprocess.DEVNULL, cwd=path.parent) as process:
+        try:
+            stdout, stderr = process.communicate()
+        except KeyboardInterrupt:
+            # "interrupt the kernel": let the grader stop its sandboxes as on Ctrl+C in a
+            # terminal, and kill it only if it does not
+            process.send_signal(signal.SIGINT)
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+            raise
+    done = subprocess.CompletedProcess(command, process.returncode, stdout, stderr)
     warnings = [line.removeprefix("nngrade: warning: ") for line in done.stderr.splitlines()
                 if line.startswith("nngrade: warning: ")]
     try:

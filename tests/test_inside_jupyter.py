@@ -90,17 +90,26 @@ def test_code_run_but_not_saved_gives_a_warning_above_the_result(kernel_run):
     assert "<strong>warning:</strong>" in _outputs(kernel_run[1], "text/html")
 
 
-def test_outside_a_notebook_check_prints_what_nngrade_check_prints(tmp_path, capsys):
-    # a file the grader rejects at once: the same report as from the terminal, in text
+def test_outside_a_notebook_check_prints_what_nngrade_check_prints(tmp_path, monkeypatch,
+                                                                   capsys):
+    # a file the grader rejects at once (cheap); the report it gave is kept to compare with
     path = tmp_path / "not_an_exercise.ipynb"
     nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("x = 1")]),
                    str(path))
-    sub, _ = inside.run_check(path)
-    assert sub["errors"]
+    reports = []
+
+    def run_and_keep(*args, **kwargs):
+        reports.append(real_run_check(*args, **kwargs))
+        return reports[-1]
+
+    real_run_check = inside.run_check
+    monkeypatch.setattr(inside, "run_check", run_and_keep)
     inside.check(path=path)
     printed = capsys.readouterr().out
+    (sub, _), = reports
+    assert sub["errors"] and sub["path"] == str(path.resolve())
     assert printed.strip() == text.render_submission(submission_from_dict(sub))
-    assert "<" not in printed
+    assert "could not be graded" in printed and "<" not in printed
 
 
 def test_outside_a_notebook_without_a_path_says_to_pass_one(tmp_path, monkeypatch, capsys):
