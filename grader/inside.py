@@ -15,9 +15,11 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
+from collections import Counter
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
@@ -144,16 +146,42 @@ def item_ids(notebook: Mapping[str, Any]) -> list[str]:
             and cell["metadata"]["nngrade"].get("item")]
 
 
+def _tokens(source: str) -> Counter:
+    return Counter(re.findall(r"\w+|[^\w\s]", source))
+
+
+def _likeness(a: Counter, b: Counter) -> float:
+    """How alike two cells are: the share of their tokens (names, numbers, signs) in common."""
+    union = sum((a | b).values())
+    return sum((a & b).values()) / union if union else 1.0
+
+
+def _superseded(index: int, source: str, executed: Sequence[str], saved: Sequence[str],
+                saved_tokens: Sequence[Counter]) -> bool:
+    """True when ``source`` is an earlier version of a saved cell that the kernel ran, in its
+    saved form, later (a cell fixed, run again and saved)."""
+    if not saved:
+        return False
+    tokens = _tokens(source)
+    score, closest = max((_likeness(tokens, t), cell) for cell, t in zip(saved, saved_tokens))
+    return score >= 0.5 and closest in executed[index + 1:]
+
+
 def unsaved_changes(notebook: Mapping[str, Any], executed: Iterable[str]) -> str | None:
     """A warning when code this kernel ran is in no code cell of the saved file (a cell
     edited and run since the last save, a cell not saved yet); None when all of it is.
 
-    ``executed`` is the kernel's input history without the cell calling the check."""
-    saved = {_normal(c["source"]) for c in saved_cells(notebook) if c.get("cell_type") == "code"}
-    missing = [s for s in executed if _normal(s) and _normal(s) not in saved]
+    ``executed`` is the kernel's input history without the cell calling the check. A version
+    of a cell that was run, then fixed, run again and saved, does not count."""
+    saved = [_normal(c["source"]) for c in saved_cells(notebook)
+             if c.get("cell_type") == "code"]
+    ran = [_normal(s) for s in executed]
+    saved_tokens = [_tokens(cell) for cell in saved]
+    missing = [s for i, s in enumerate(ran)
+               if s and s not in saved and not _superseded(i, s, ran, saved, saved_tokens)]
     if not missing:
         return None
-    first = _normal(missing[0]).splitlines()[0]
+    first = missing[0].splitlines()[0]
     first = first if len(first) <= 60 else first[:57] + "..."
     cells = "1 cell" if len(missing) == 1 else f"{len(missing)} cells"
     return (f"this kernel ran {cells} that the saved file does not hold (first: {first!r}); "
@@ -222,14 +250,15 @@ def unknown_item(item: str, known: Sequence[str]) -> str:
 
 def render_text(sub: Mapping[str, Any], warnings: Iterable[str] = ()) -> str:
     """What ``nngrade check`` prints for this submission, after the warnings; in public scope
-    with the line that says what was not checked."""
+    its points line gives way to the line that says what was not checked."""
     report = submission_from_dict(sub)
-    rendered = text.render_submission(report)
+    lines = text.render_submission(report).splitlines()
     if html_table.is_public(sub) and not report.errors:
-        line = html_table.summary_line(sub)
-        if line not in rendered:
-            rendered += "\n  " + line
-    return "\n".join([*(f"warning: {w}" for w in warnings), rendered])
+        line = "  " + html_table.summary_line(sub)
+        if line not in lines:
+            points = lines[-1].strip().startswith("Points ")
+            lines = lines[:-1] + [line] if points else lines + [line]
+    return "\n".join([*(f"warning: {w}" for w in warnings), *lines])
 
 
 def _show(html: str, plain: str, shell: Any | None, handle: Any | None = None) -> None:

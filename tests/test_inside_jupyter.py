@@ -172,6 +172,15 @@ def test_unsaved_changes_only_when_run_code_is_missing_from_the_saved_file():
     assert warning and "1 cell" in warning and "'z = 3'" in warning
 
 
+def test_a_cell_fixed_run_again_and_saved_is_not_an_unsaved_change():
+    saved = {"cells": [{"cell_type": "code", "source": "def f(x):\n    return x / 2\n"}]}
+    fixed_later = ["def f(x):\n    return x * 2", "def f(x):\n    return x / 2"]
+    assert inside.unsaved_changes(saved, fixed_later) is None
+    # the other way round: the version run last is not the saved one
+    assert "1 cell" in inside.unsaved_changes(saved, fixed_later[::-1])
+    assert "1 cell" in inside.unsaved_changes(saved, fixed_later[:1])
+
+
 REPORT = SubmissionReport(
     "nb.ipynb", "05_edge_detection", 1.0, 3.0, (
         ItemResult("edges.a", 1.0, 1.0, "passed", "", "a hint never shown"),
@@ -202,7 +211,9 @@ def test_public_scope_never_reads_as_full_marks():
     assert line.startswith("1 of 1 public checks pass")
     assert "9 hidden checks run when your instructor grades" in line
     assert "Points" not in line
-    assert line in html_table.render(data) and line in inside.render_text(data)
+    assert line in html_table.render(data)
+    assert inside.render_text(data).splitlines()[-1] == "  " + line
+    assert "Points" not in inside.render_text(data)
     assert html_table.summary_line({**data, "scope": "full"}).startswith("Points")
     assert html_table.summary_line({k: v for k, v in data.items() if k != "scope"}) == "Points 3/3"
 
