@@ -38,9 +38,14 @@ def _shell() -> Any | None:
     return ipython.get_ipython() if ipython is not None else None
 
 
-def _notebook_file(candidate: str | os.PathLike, base: Path) -> Path | None:
+def _notebook_file(candidate: str | os.PathLike, base: Path, *,
+                   by_name: bool = False) -> Path | None:
+    """The notebook file ``candidate`` names, relative to ``base`` if not absolute; with
+    ``by_name``, also its file name in ``base`` (a session path relative to the server's root
+    seen from a kernel started in the notebook's folder)."""
     path = Path(candidate).expanduser()
-    for found in (path, base / path, base / path.name):
+    tried = (path, base / path, base / path.name) if by_name else (base / path,)
+    for found in tried:
         if found.suffix == ".ipynb" and found.is_file():
             return found.resolve()
     return None
@@ -111,11 +116,12 @@ def find_notebook(path: str | os.PathLike | None = None, *, shell: Any | None = 
     if path is not None:
         found = _notebook_file(path, base)
         if found is None:
-            raise NotebookNotFoundError(f"no notebook file {os.fspath(path)!r}", path=str(path))
+            raise NotebookNotFoundError(f"no notebook file {os.fspath(path)!r} (looked from "
+                                        f"{base})", path=str(path))
         return found
     user_ns = getattr(shell, "user_ns", None) or {}
     for candidate in (user_ns.get("__vsc_ipynb_file__"), environ.get("JPY_SESSION_NAME")):
-        found = _notebook_file(candidate, base) if candidate else None
+        found = _notebook_file(candidate, base, by_name=True) if candidate else None
         if found:
             return found
     kernel_id, runtime_dir = _kernel_id(), _runtime_dir()

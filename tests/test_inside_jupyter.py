@@ -119,6 +119,9 @@ def test_outside_a_notebook_without_a_path_says_to_pass_one(tmp_path, monkeypatc
     monkeypatch.chdir(tmp_path)
     inside.check()
     assert 'pass its path: nngrade.check(path="' in capsys.readouterr().out
+    (tmp_path / "mine.ipynb").write_text("{}")  # a path given is taken as given
+    inside.check(path="elsewhere/mine.ipynb")
+    assert "no notebook file 'elsewhere/mine.ipynb'" in capsys.readouterr().out
 
 
 def test_jpy_session_name_relative_to_the_kernels_folder_is_found(tmp_path, monkeypatch):
