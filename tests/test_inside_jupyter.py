@@ -201,6 +201,9 @@ def test_html_table_escapes_messages_and_shows_hints_of_lost_points_only():
     assert "&lt;i&gt;unsaved&lt;/i&gt;" in page
     assert page.count("<tr>") == 1 + len(REPORT.items)
     assert "Points 1/3" in page
+    # not run as a whole (executed False): noted as `nngrade check` notes it
+    assert "note: Your notebook was not run as a whole" in page
+    assert "note:" not in html_table.render({**html_table.as_dict(REPORT), "executed": True})
 
 
 def test_html_table_of_an_ungradable_notebook_lists_why():

@@ -15,6 +15,7 @@ from dataclasses import asdict, is_dataclass
 from html import escape
 from typing import Any, Iterable, Mapping
 
+from nngrade.grader.outputs.feedback import NOT_RUN
 from nngrade.grader.outputs.text import _MARK
 from nngrade.grader.report import SubmissionReport
 
@@ -93,6 +94,8 @@ def render(sub: SubmissionReport | Mapping[str, Any], warnings: Iterable[str] = 
     parts.append("</tbody></table>")
     parts += [f"<p>note: {escape(p)}</p>" for p in data.get("problems", ())]
     parts.append(_list("your notebook's own run:", data.get("cell_errors", ())))
+    if data.get("executed") is False:  # as `nngrade check` notes it (absent: an older grader)
+        parts.append(f"<p>note: {escape(NOT_RUN)}</p>")
     parts.append(f"<p><strong>{escape(summary_line(data))}</strong></p></div>")
     return "".join(parts)
 
