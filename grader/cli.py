@@ -21,7 +21,7 @@ from nngrade.grader.outputs import classroom
 from nngrade.grader.outputs import gradescope
 from nngrade.grader.sandbox import namespaces
 from nngrade.grader.grading import kernel
-from nngrade.grader.outputs import outdir, text
+from nngrade.grader.outputs import text
 from nngrade.grader import report
 from nngrade.grader.grading import solution
 from nngrade.grader.grading import notebook
@@ -211,6 +211,8 @@ def _grade(args: argparse.Namespace) -> int:
                                  store=store, progress=progress)
     _warn_protections(graded.submissions)
     if args.out:
+        from nngrade.grader.outputs import outdir  # feedback pages, plots: only when asked
+
         outdir.write(args.out, graded)
     if args.format == "json":
         print(report.to_json(graded))

@@ -284,3 +284,10 @@ def test_one_batch_holds_only_requests_of_one_item():
                                       probe="probe", writes=("y",)) for s in ("y = 1", "y = 2"))
     with pytest.raises(ValueError):
         runner.run_cases([first, other])
+
+
+def test_each_case_is_built_just_before_its_cell_so_what_a_builder_keeps_is_its_own():
+    results = runner.run_cases([runner.RunRequest(
+        source="y = x", cases_module="sandbox_cases", build="build_kept", probe="probe_kept",
+        writes=("y",), args={"x": x}) for x in (1, 2, 3)])
+    assert [r.observation for r in results] == [{"y": x, "kept": x} for x in (1, 2, 3)]

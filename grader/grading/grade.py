@@ -112,6 +112,7 @@ class Grader:
         self.use_cache = use_cache
         self.execute = execute
         self._refs: dict[str, expected.ReferenceRun] = {}
+        self._versions: dict[str, str] = {}
         self._lock = threading.Lock()
 
     def exercise_names(self) -> list[str]:
@@ -155,10 +156,12 @@ class Grader:
         stem = self.exercise_of(notebook_bytes, path)
         if stem is None:
             return ""
-        try:
-            return expected.fingerprint(self.load_exercise(stem))
-        except NngradeError:
-            return ""
+        if stem not in self._versions:  # hashing the reference tree once per batch, not per file
+            try:
+                self._versions[stem] = expected.fingerprint(self.load_exercise(stem))
+            except NngradeError:
+                self._versions[stem] = ""
+        return self._versions[stem]
 
     # --- the reference --------------------------------------------------------------------
 

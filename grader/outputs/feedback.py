@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import jinja2
 
+from nngrade.grader.outputs.text import NOT_RUN
 from nngrade.grader.report import SubmissionReport
 
 _MARKDOWN = """\
@@ -97,10 +98,6 @@ table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:.2em .6em}
 _MD = jinja2.Environment(autoescape=False, keep_trailing_newline=True).from_string(_MARKDOWN)
 # Student text and messages go into the page: escape everything.
 _PAGE = jinja2.Environment(autoescape=True).from_string(_HTML)
-
-
-NOT_RUN = ("Your notebook was not run as a whole: each item was graded by running its cell "
-           "alone, with nngrade's inputs.")
 
 
 def markdown(sub: SubmissionReport) -> str:

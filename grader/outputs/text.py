@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from typing import Iterable
 
-from nngrade.grader.outputs.feedback import NOT_RUN
 from nngrade.grader.report import SubmissionReport
+
+NOT_RUN = ("Your notebook was not run as a whole: each item was graded by running its cell "
+           "alone, with nngrade's inputs.")
 
 _MARK = {"passed": "PASS", "failed": "FAIL", "error": "ERROR", "manual": "MANUAL",
          "unchecked": "HIDDEN"}

@@ -118,24 +118,30 @@ def _restore(saved: dict[str, Any]) -> None:
     current.update(saved)
 
 
-def prepare(request: dict[str, Any]) -> list[tuple[dict[str, Any], Any]]:
+def prepare(request: dict[str, Any]) -> list[tuple[Any, Any, Any]]:
     """The grader's side of a run, done before the sandbox closes: import the exercise's
-    cases (the reference folder is out of the sandbox's view later) and build the inputs of
-    every case of the request. Returns each case's namespace and probe, bound now so the
-    cell cannot swap them."""
+    cases (the reference folder is out of the sandbox's view later), bind every case's
+    builder and probe (so the cell cannot swap them), and build the first case's inputs.
+    Returns, per case, its builder, its probe and its namespace (None until it is built)."""
     mounts.mount_all(request.get("mounts", ()))  # a course or release outside the package
     cases = importlib.import_module(request["cases_module"])
-    prepared = []
-    for case in request["cases"]:
-        _seed(int(case.get("seed", 0)))
-        build, probe = getattr(cases, case["build"]), getattr(cases, case["probe"])
-        namespace: dict[str, Any] = {"__name__": "__main__", "__builtins__": builtins}
-        namespace.update(build(**dict(case.get("args", {}))))
-        prepared.append((namespace, probe))
+    prepared: list[tuple[Any, Any, Any]] = [
+        (getattr(cases, case["build"]), getattr(cases, case["probe"]), None)
+        for case in request["cases"]]
+    build, probe, _ = prepared[0]
+    prepared[0] = (build, probe, _build(build, request["cases"][0]))
     return prepared
 
 
-# the time each case of this run gets (for the timeout's sentence), and whether it ran out
+def _build(build: Any, case: dict[str, Any]) -> dict[str, Any]:
+    # a case's inputs are built just before its cell runs: a builder may keep what its
+    # probe needs in the cases module (a held-out set), so the cases cannot be built ahead
+    _seed(int(case.get("seed", 0)))
+    namespace: dict[str, Any] = {"__name__": "__main__", "__builtins__": builtins}
+    namespace.update(build(**dict(case.get("args", {}))))
+    return namespace
+
+
 _case_time: list[Any] = [0.0, False]
 
 
@@ -149,14 +155,21 @@ def _on_alarm(signum: int, frame: Any) -> None:
     raise _CaseTimeout
 
 
-def run_cases(request: dict[str, Any], prepared: list[tuple[dict[str, Any], Any]],
+def run_cases(request: dict[str, Any], prepared: list[tuple[Any, Any, Any]],
               timeout: float) -> dict[str, Any]:
     """Run the cell on each prepared case in turn, each with ``timeout`` seconds, and stop
     at the first that does not end well (grading stops there too, and a case that went wrong
     may have left the process in any state). Returns the results of the cases run."""
     results = []
     _case_time[0] = timeout
-    for index, ((namespace, probe), case) in enumerate(zip(prepared, request["cases"])):
+    for index, ((build, probe, namespace), case) in enumerate(zip(prepared, request["cases"])):
+        if namespace is None:
+            try:
+                namespace = _build(build, case)
+            except BaseException as exc:
+                # not the student's doing (a builder that needs what the sandbox hides, say):
+                # the grader runs the cases again one sandbox each, built before it closes
+                return _error("internal", f"{type(exc).__name__}: {_short(exc)}")
         _case_time[1] = False
         signal.signal(signal.SIGALRM, _on_alarm)
         signal.setitimer(signal.ITIMER_REAL, timeout)
