@@ -345,3 +345,18 @@ def test_the_gradescope_bundle_of_a_course_grades_with_its_hidden_cases(walked, 
     test = results["tests"][0]
     assert (test["name"], test["status"], results["score"]) == ("scaling.scale", "failed", 0)
     assert "hidden case" in test["output"]
+
+
+def test_nngrade_check_from_python_uses_the_release_where_the_reference_is_missing(
+        walked, tmp_path):
+    student = tmp_path / "student"
+    shutil.copytree(walked / "mycourse-release", student)
+    notebook = student / "exercises" / f"{STEM}.ipynb"
+    _set_cell(notebook, "scaling.scale",
+              "def scale(x, factor):\n    return np.asarray(x, dtype=float) * factor\n")
+    code = f"import nngrade; nngrade.check(path={str(notebook)!r})"
+    done = subprocess.run([sys.executable, "-c", code], env=_blocked_env(tmp_path),
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert "1 of 1 public checks pass; 1 hidden check runs when your instructor grades" in \
+        done.stdout, done.stdout
