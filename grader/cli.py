@@ -1,4 +1,4 @@
-"""The command line: ``nngrade check | grade | validate | solution``.
+"""The command line: ``nngrade check | grade | validate | solution | export | release | new``.
 
 A thin layer over the Python API. Exit codes (DESIGN.md): ``check`` 0 full marks, 1 points
 lost, 2 could not be graded; ``grade`` 0 when every submission was graded, whatever the
@@ -21,13 +21,15 @@ from nngrade.grader.outputs import classroom
 from nngrade.grader.outputs import gradescope
 from nngrade.grader.sandbox import namespaces
 from nngrade.grader.grading import kernel
-from nngrade.grader.outputs import outdir, text
+from nngrade.grader.outputs import text
 from nngrade.grader import report
 from nngrade.grader.grading import solution
-from nngrade.grader.grading.grade import Grader
+from nngrade.grader.grading import notebook
+from nngrade.grader.grading.grade import Grader, exercise_stem
 from nngrade.grader.sandbox.limits import Limits
 from nngrade.grader.grading.store import ResultStore
-from nngrade.reference import exercise_names, load_exercise
+from nngrade.grader.grading import course as courses
+from nngrade.grader.grading import public
 
 EXIT_OK, EXIT_POINTS_LOST, EXIT_BROKEN = 0, 1, 2
 
@@ -38,13 +40,25 @@ def _add_timeout(parser: argparse.ArgumentParser) -> None:
                              "limit, and 60 s per cell of the notebook's own run)")
 
 
-def _grader(args: argparse.Namespace, private: Sequence[Path] = ()) -> Grader:
+def _add_course(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--course", metavar="PATH|NAME", default=None,
+                        help="the course: a folder with exercises/ and reference/, or an "
+                             f"installed course's name (default: ${courses.ENV_COURSE}, else "
+                             "the built-in course)")
+
+
+def _course(args: argparse.Namespace) -> courses.Course:
+    return courses.select(getattr(args, "course", None))
+
+
+def _grader(args: argparse.Namespace, private: Sequence[Path] = (),
+            course: courses.Course | None = None) -> Grader:
     """A Grader for these options; ``private`` folders are hidden from student code."""
     hidden = tuple(str(p) for p in private)
     if args.timeout is None:
-        return Grader(private=hidden)
+        return Grader(private=hidden, execute=args.execute, course=course)
     return Grader(Limits(timeout=args.timeout), kernel.KernelLimits(cell_timeout=args.timeout),
-                  private=hidden)
+                  private=hidden, execute=args.execute, course=course)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -59,7 +73,15 @@ def _parser() -> argparse.ArgumentParser:
     check.add_argument("--github-output", action="store_true",
                        help="also write the result for GitHub Classroom's grading reporter "
                             "to $GITHUB_OUTPUT (printed when it is not set)")
+    check.add_argument("--no-execute", dest="execute", action="store_false",
+                       help="run the notebook as a whole only when a check needs what it "
+                            "trained (faster; no report of which cells raise)")
+    check.add_argument("--release", type=Path, metavar="DIR",
+                       help="check with this student release's public checks only (default: "
+                            "the course's reference where it is installed and knows the "
+                            "notebook, else a release found at or above the notebook's folder)")
     _add_timeout(check)
+    _add_course(check)
 
     grade = sub.add_parser("grade", help="grade a class: files, folders or globs")
     grade.add_argument("paths", nargs="+")
@@ -72,18 +94,39 @@ def _parser() -> argparse.ArgumentParser:
     grade.add_argument("--quiet", action="store_true", help="no progress on stderr")
     grade.add_argument("--regrade", action="store_true",
                        help="grade everything again, even what --out already holds")
+    grade.add_argument("--execute", action="store_true",
+                       help="run every notebook as a whole, even when no check needs it: the "
+                            "feedback then says which cells raise, and --out keeps each "
+                            "executed notebook under executed/ (default: only exercises "
+                            "whose checks measure what the notebook trained)")
     _add_timeout(grade)
+    _add_course(grade)
 
     validate = sub.add_parser("validate", help="self-test: reference full marks, blank zero")
-    validate.add_argument("exercises", nargs="*", help=f"default: all ({', '.join(exercise_names())})")
+    validate.add_argument("exercises", nargs="*", help="default: all of the course's")
+    _add_course(validate)
 
     export = sub.add_parser("export", help="bundles for other graders")
     export.add_argument("target", choices=("gradescope",))
     export.add_argument("-o", "--output", type=Path, required=True)
+    _add_course(export)
 
     sol = sub.add_parser("solution", help="write the notebook filled with the reference")
     sol.add_argument("exercise", help="e.g. 01_insurance_regression or 01")
     sol.add_argument("-o", "--output", type=Path, required=True)
+    _add_course(sol)
+
+    release = sub.add_parser("release", help="write what students get: blank notebooks, data "
+                             "and the public checks, no reference")
+    release.add_argument("exercises", nargs="*", help="default: all of the course's")
+    release.add_argument("-o", "--output", type=Path, required=True)
+    _add_course(release)
+
+    new = sub.add_parser("new", help="write the skeleton of a new exercise into a course")
+    new.add_argument("exercise", help="the notebook's stem, e.g. 01_scaling")
+    new.add_argument("--course", type=Path, required=True, metavar="PATH",
+                     help="the course folder (created if missing)")
+    new.add_argument("--title", default="", help="the exercise's title")
     return parser
 
 
@@ -94,8 +137,38 @@ def _warn_protections(subs: Sequence[report.SubmissionReport]) -> None:
               "ran without them: " + "; ".join(missing), file=sys.stderr)
 
 
+def _release_for(args: argparse.Namespace) -> public.Release | None:
+    """The release to check with: the one given; else none where the course's reference is
+    here and knows the notebook (the full check); else one found beside the notebook."""
+    if args.release is not None:
+        return public.open_release(args.release)
+    try:
+        names = _course(args).exercise_names()
+    except courses.CourseError:
+        if args.course:
+            raise
+        names = None
+    if names is not None:
+        try:
+            sub = notebook.read(args.notebook)
+        except NngradeError:
+            return None  # the full check says what is wrong with the file
+        if exercise_stem(sub.exercise, sub.path, names) in names:
+            return None
+    found = public.find_release(args.notebook)
+    if found is None and names is None:
+        raise courses.CourseError("this installation of nngrade has no reference, and no "
+                                  f"release ({public.MARKER}) is at or above "
+                                  f"{Path(args.notebook).resolve().parent}: give --release DIR")
+    return public.open_release(found) if found is not None else None
+
+
 def _check(args: argparse.Namespace) -> int:
-    result = _grader(args).grade(args.notebook)
+    release = _release_for(args)
+    if release is not None:
+        result = public.grade(_grader(args), args.notebook, release)
+    else:
+        result = _grader(args, course=_course(args)).grade(args.notebook)
     _warn_protections([result])
     if args.format == "json":
         print(report.to_json(report.GradeReport((result,))))
@@ -133,10 +206,13 @@ def _grade(args: argparse.Namespace) -> int:
     if args.out:
         private.append(args.out.resolve())
     with bar:
-        graded = batch.grade_all(paths, jobs=args.jobs, grader=_grader(args, private),
+        graded = batch.grade_all(paths, jobs=args.jobs,
+                                 grader=_grader(args, private, _course(args)),
                                  store=store, progress=progress)
     _warn_protections(graded.submissions)
     if args.out:
+        from nngrade.grader.outputs import outdir  # feedback pages, plots: only when asked
+
         outdir.write(args.out, graded)
     if args.format == "json":
         print(report.to_json(graded))
@@ -149,7 +225,7 @@ def _validate(args: argparse.Namespace) -> int:
     from nngrade.grader.grading.validate import validate
 
     failed = False
-    for outcome in validate(args.exercises or None):
+    for outcome in validate(args.exercises or None, course=_course(args)):
         ref, blank = outcome.reports
         if outcome.failures:
             failed = True
@@ -165,13 +241,32 @@ def _validate(args: argparse.Namespace) -> int:
 def _export(args: argparse.Namespace) -> int:
     from nngrade.grader.outputs.export import gradescope_bundle
 
-    print(f"wrote {gradescope_bundle(args.output)}")
+    course = _course(args)
+    folder = course.reference.parent if course.mounts else None  # a course outside
+    print(f"wrote {gradescope_bundle(args.output, folder)}")
     return EXIT_OK
 
 
 def _solution(args: argparse.Namespace) -> int:
-    path = solution.write_solution(load_exercise(args.exercise), args.output)
+    path = solution.write_solution(_course(args).load_exercise(args.exercise), args.output)
     print(f"wrote {path}")
+    return EXIT_OK
+
+
+def _release(args: argparse.Namespace) -> int:
+    from nngrade.grader.grading import release
+
+    out = release.write(_course(args), args.output, args.exercises or None)
+    print(f"wrote the release {out}")
+    return EXIT_OK
+
+
+def _new(args: argparse.Namespace) -> int:
+    from nngrade.grader.authoring import skeleton
+
+    for path in skeleton.write(args.course, args.exercise, args.title):
+        print(f"wrote {path}")
+    print(f"next: nngrade validate --course {args.course}")
     return EXIT_OK
 
 
@@ -179,7 +274,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit code."""
     args = _parser().parse_args(argv)
     commands = {"check": _check, "grade": _grade, "validate": _validate, "solution": _solution,
-                "export": _export}
+                "export": _export, "release": _release, "new": _new}
     try:
         return commands[args.command](args)
     except SetupError as exc:

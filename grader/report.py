@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass, field
-from typing import Iterable, Literal
+from typing import Iterable, Literal, Mapping
 
-Status = Literal["passed", "failed", "error", "manual"]
+# "unchecked": in public scope, an item whose checks are all hidden
+Status = Literal["passed", "failed", "error", "manual", "unchecked"]
+Scope = Literal["full", "public"]
 
 
 @dataclass(frozen=True)
@@ -27,6 +29,7 @@ class ItemResult:
     message: str = ""
     hint: str = ""
     answer: str = ""  # the student's text, for manual items only
+    figure: str = ""  # the figure the student's cell drew (base64 PNG), for review only
 
 
 @dataclass(frozen=True)
@@ -44,6 +47,16 @@ class SubmissionReport:
     seconds: float = 0.0
     student: str = ""
     protections: tuple[str, ...] = ()
+    # False: the grade came from the item runs alone, the notebook was not run as a whole
+    executed: bool = False
+    timings: Mapping[str, float] = field(default_factory=dict)  # seconds per stage
+    notebook: str = ""  # the executed notebook (nbformat JSON), for review only
+    # "public": graded from a release's public checks only (``hidden_not_run`` hidden checks
+    # were not run); "full": against the reference, hidden cases included
+    scope: Scope = "full"
+    hidden_not_run: int = 0
+    public_checks: int = 0  # in public scope: how many public checks ran, and passed
+    public_passed: int = 0
 
     @property
     def graded(self) -> bool:
@@ -54,6 +67,18 @@ class SubmissionReport:
     def full_marks(self) -> bool:
         """True when every automatic point was earned."""
         return self.graded and self.score >= self.max_score
+
+    @property
+    def public_summary(self) -> str:
+        """In public scope, what was and was not checked ("4 of 6 public checks pass; 9 hidden
+        checks run when your instructor grades"); "" in full scope."""
+        if self.scope != "public":
+            return ""
+        one = self.hidden_not_run == 1
+        hidden = (f"{self.hidden_not_run} hidden check{'' if one else 's'} "
+                  f"run{'s' if one else ''} when your instructor grades"
+                  if self.hidden_not_run else "there are no hidden checks")
+        return f"{self.public_passed} of {self.public_checks} public checks pass; {hidden}"
 
 
 def submission_from_dict(data: dict) -> SubmissionReport:
@@ -74,8 +99,17 @@ class GradeReport:
     submissions: tuple[SubmissionReport, ...] = field(default_factory=tuple)
 
     def to_dict(self) -> dict:
-        """The JSON contract, as plain data."""
-        return {"submissions": [asdict(s) for s in self.submissions]}
+        """The JSON contract, as plain data (without what is kept for review only: the
+        executed notebook and the figures, which ``--out`` writes beside it)."""
+        return {"submissions": [_contract(s) for s in self.submissions]}
+
+
+def _contract(sub: SubmissionReport) -> dict:
+    data = asdict(sub)
+    data.pop("notebook")
+    for item in data["items"]:
+        item.pop("figure")
+    return data
 
 
 def to_json(report: GradeReport) -> str:

@@ -102,6 +102,19 @@ class Item:
 
 
 @dataclass(frozen=True)
+class Origin:
+    """Where a loaded exercise's content lives; set by the course that loads it, never written
+    in a declaration. ``notebook`` is the blank notebook file; ``reference`` the course's folder
+    of reference packages (hidden from student code, part of the fingerprint); ``mounts`` the
+    (package name, folder) pairs a process makes importable before it imports ``cases_module``
+    (a course outside the package, a release's public cases)."""
+
+    notebook: str
+    reference: str
+    mounts: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True)
 class Exercise:
     """An exercise: its notebook stem, its items, and where its content lives.
 
@@ -120,11 +133,18 @@ class Exercise:
     preamble: str = ""
     data: tuple[str, ...] = ()
     preload: tuple[str, ...] = ()
+    origin: Origin | None = None  # None: the built-in course (nngrade.reference)
 
     @property
     def max_score(self) -> float:
         """Total automatic points of the exercise."""
         return sum(item.points for item in self.items if not item.manual)
+
+    @property
+    def needs_run(self) -> bool:
+        """True when a grade depends on the notebook's own run (an item checks what the whole
+        notebook left behind); otherwise the item runs alone decide every point."""
+        return any(item.state or item.trained is not None for item in self.items)
 
     def item(self, item_id: str) -> Item:
         """The item with this id (KeyError if the exercise has none)."""

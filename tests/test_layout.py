@@ -27,6 +27,8 @@ RULES: dict[str, tuple[str, ...]] = {
     "nngrade.grader.sandbox": (*SHARED, "nngrade.grader.sandbox", "nngrade.grader.probes"),
     "nngrade.grader.outputs": (*SHARED, "nngrade.grader.report", "nngrade.grader.outputs",
                                "nngrade.datasets"),
+    # authoring writes files from templates: it needs nothing of the engine
+    "nngrade.grader.authoring": SHARED,
     "nngrade.grader.probes": SHARED,
     "nngrade.grader.spec": (),
     "nngrade.grader.report": (),
@@ -120,3 +122,10 @@ def test_the_engine_packages_are_installed_as_packages():
         assert _module_name(folder) in packages, folder
     for folder in (REPO / "reference").rglob("__init__.py"):
         assert _module_name(folder) in packages, folder
+
+
+def test_checking_with_a_release_never_imports_the_reference():
+    # a student's install has no nngrade.reference: the release path must not need it
+    for name in ("public", "release", "public_cases", "course"):
+        path = REPO / "grader" / "grading" / f"{name}.py"
+        assert not [n for n in _imports(path) if n.startswith("nngrade.reference")], name

@@ -48,23 +48,28 @@ OBSERVATION_SOURCES: tuple[tuple[str, str], ...] = (
 )
 
 
-def observation_sources() -> list[Path]:
-    """The files whose content is part of every fingerprint."""
+def observation_sources(reference: str | None = None) -> list[Path]:
+    """The files whose content is part of every fingerprint; ``reference`` is the folder of a
+    course's reference packages, standing for ``nngrade.reference`` (a course outside)."""
     found: list[Path] = []
     for package_name, pattern in OBSERVATION_SOURCES:
-        root = Path(str(resources.files(package_name)))
+        if package_name == "nngrade.reference" and reference is not None:
+            root = Path(reference)
+        else:
+            root = Path(str(resources.files(package_name)))
         found += sorted(root.glob(pattern))
     return found
 
 
 def fingerprint(exercise: Exercise) -> str:
-    """A hash of everything a reference observation depends on: content, the parts of the
-    engine that make observations (``OBSERVATION_SOURCES``), versions."""
+    """A hash of everything a reference observation depends on: content (the exercise's
+    course's reference tree and notebook), the parts of the engine that make observations
+    (``OBSERVATION_SOURCES``), versions."""
     digest = hashlib.sha256(nngrade.__version__.encode())
-    for path in observation_sources():
+    origin = exercise.origin
+    for path in observation_sources(origin.reference if origin else None):
         digest.update(path.name.encode() + path.read_bytes())
-    notebook_file = resources.files("nngrade.exercises").joinpath(f"{exercise.stem}.ipynb")
-    digest.update(notebook_file.read_bytes())
+    digest.update(solution.notebook_file(exercise).read_bytes())
     for dist in ("torch", "numpy", "scikit-learn", "scipy", "pandas", "matplotlib"):
         try:
             digest.update(f"{dist}={metadata.version(dist)}".encode())
@@ -109,14 +114,16 @@ def compute(exercise: Exercise, limits: Limits, kernel_limits: kernel.KernelLimi
                                 env=requests.sandbox_env()) if names else None
         cases: dict[tuple[str, int], Any] = {}
         for item in exercise.items:
-            for index, case in enumerate(item.cases):
-                # the reference always gets its items' own time limits
-                request = requests.request(exercise, item, case, exercise.solution[item.id], (),
-                                       Limits(timeout=item.timeout, memory=limits.memory))
-                result = runner.run(request)
+            # the reference always gets its items' own time limits; its cases run together
+            # as a student's do
+            batch = [requests.request(exercise, item, case, exercise.solution[item.id], (),
+                                      Limits(timeout=item.timeout, memory=limits.memory))
+                     for case in item.cases]
+            results = runner.run_cases(batch) if batch else []
+            for index, (case, result) in enumerate(zip(item.cases, results)):
                 if result.status != "ok":
                     raise ReferenceFailure(f"the reference of {item.id} failed on "
-                                     f"{case.describe}: {result.message}")
+                                           f"{case.describe}: {result.message}")
                 cases[(item.id, index)] = result.observation
         state: dict[str, Any] = {}
         if execution is not None:

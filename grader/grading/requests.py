@@ -62,9 +62,17 @@ def sandbox_env() -> dict[str, str]:
 def hidden_paths(extra: tuple[str, ...] = ()) -> tuple[str, ...]:
     """Folders student code must not read: the reference, nngrade's caches, and ``extra``
     (submission folders, the output folder)."""
-    import nngrade.reference
+    import importlib.util
 
-    folders = [os.path.dirname(os.path.abspath(nngrade.reference.__file__)), str(cache_root())]
+    folders = [str(cache_root())]
+    # a student's release-only install has no reference to hide; a course's own reference
+    # comes in ``extra`` (``Course.private``)
+    try:
+        spec = importlib.util.find_spec("nngrade.reference")
+    except ImportError:
+        spec = None
+    if spec is not None and spec.submodule_search_locations:
+        folders += list(spec.submodule_search_locations)
     unique = list(dict.fromkeys(os.path.abspath(p) for p in (*folders, *extra)))
     # a folder inside another hidden folder is hidden with it
     return tuple(p for p in unique
@@ -78,5 +86,6 @@ def request(exercise: Exercise, item: Item, case: Case, source: str, imports: tu
         source=source, cases_module=exercise.cases_module, build=case.build, probe=case.probe,
         writes=item.writes, args=case.args, seed=case.seed,
         preamble=(exercise.preamble, *imports), env=sandbox_env(), hide=hide,
+        mounts=exercise.origin.mounts if exercise.origin else (),
         limits=Limits(timeout=min(item.timeout, limits.timeout), memory=limits.memory,
                       output=limits.output, result=limits.result, scratch=limits.scratch))

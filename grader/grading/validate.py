@@ -8,9 +8,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from nngrade.grader.grading import solution
+from nngrade.grader.grading.course import Course
 from nngrade.grader.grading.grade import Grader
 from nngrade.grader.report import SubmissionReport
-from nngrade.reference import exercise_names, load_exercise
 
 
 @dataclass(frozen=True)
@@ -26,18 +26,22 @@ def _summary(report: SubmissionReport) -> list[tuple]:
     return [(i.id, i.score, i.status, i.message) for i in report.items]
 
 
-def validate(names: list[str] | None = None, grader: Grader | None = None) -> list[Validation]:
-    """Validate the named exercises (all by default)."""
-    grader = grader or Grader(use_cache=False)  # a self-test must run the reference for real
+def validate(names: list[str] | None = None, grader: Grader | None = None,
+             course: Course | None = None) -> list[Validation]:
+    """Validate the named exercises of ``course`` (default: the built-in one; all exercises
+    by default)."""
+    # a self-test must run the reference for real, and the whole notebook too: its own run
+    # must raise nothing even where no check needs it
+    grader = grader or Grader(use_cache=False, execute=True, course=course)
     outcomes = []
-    for name in names or exercise_names():
-        exercise = load_exercise(name)
+    for name in names or grader.exercise_names():
+        exercise = grader.load_exercise(name)
         failures: list[str] = []
         with tempfile.TemporaryDirectory(prefix="nngrade-validate-") as tmp:
             filled = solution.write_solution(exercise, Path(tmp) / f"{exercise.stem}.ipynb")
             blank = Path(tmp) / "blank" / f"{exercise.stem}.ipynb"
             blank.parent.mkdir()
-            blank.write_text(solution.blank_notebook_text(exercise.stem), encoding="utf-8")
+            blank.write_text(solution.blank_notebook_text(exercise), encoding="utf-8")
             ref, ref_again, empty = (grader.grade(filled), grader.grade(filled), grader.grade(blank))
         if ref.errors or not ref.full_marks:
             lost = [f"{i.id}: {i.message}" for i in ref.items if i.status != "passed"]

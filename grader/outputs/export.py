@@ -78,8 +78,9 @@ def _add_package(bundle: zipfile.ZipFile, name: str) -> None:
             bundle.write(path, arcname)
 
 
-def gradescope_bundle(out: str | Path) -> Path:
-    """Write the autograder zip to ``out`` and return its path."""
+def gradescope_bundle(out: str | Path, course: Path | None = None) -> Path:
+    """Write the autograder zip to ``out`` and return its path; ``course`` is the folder of a
+    course outside the package, bundled as ``source/course`` and graded with."""
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as bundle:
@@ -87,9 +88,15 @@ def gradescope_bundle(out: str | Path) -> Path:
                 shlex.quote(r) for r in requirements()))), ("run_autograder", RUN_AUTOGRADER)):
             info = zipfile.ZipInfo(name)
             info.external_attr = 0o755 << 16
+            if name == "run_autograder" and course is not None:
+                text = text.replace('mkdir -p "$root/results"', 'export NNGRADE_COURSE='
+                                    '"$root/source/course"\nmkdir -p "$root/results"')
             bundle.writestr(info, text)
         for package in PACKAGES:  # subpackages (each exercise's reference) come with them
             _add_package(bundle, package)
+        for path in sorted(course.rglob("*")) if course is not None else ():
+            if path.is_file() and "__pycache__" not in path.parts:
+                bundle.write(path, str(Path("source", "course", path.relative_to(course))))
         for entry in DATA_FILES.values():
             bundle.write(data_path(entry.name), f"source/data/{entry.filename}")
     return out

@@ -6,7 +6,11 @@ from typing import Iterable
 
 from nngrade.grader.report import SubmissionReport
 
-_MARK = {"passed": "PASS", "failed": "FAIL", "error": "ERROR", "manual": "MANUAL"}
+NOT_RUN = ("Your notebook was not run as a whole: each item was graded by running its cell "
+           "alone, with nngrade's inputs.")
+
+_MARK = {"passed": "PASS", "failed": "FAIL", "error": "ERROR", "manual": "MANUAL",
+         "unchecked": "HIDDEN"}
 
 
 def _points(value: float) -> str:
@@ -31,6 +35,13 @@ def render_submission(sub: SubmissionReport) -> str:
     if sub.cell_errors:
         lines.append("  your notebook's own run:")
         lines += [f"    {e}" for e in sub.cell_errors]
+    if sub.scope == "public":  # never a bare score: the hidden checks have not run
+        lines.append(f"  {sub.public_summary}")
+        lines.append(f"  Points on the public checks {_points(sub.score)}/"
+                     f"{_points(sub.max_score)} (not your grade)")
+        return "\n".join(lines)
+    if not sub.executed:
+        lines.append(f"  note: {NOT_RUN}")
     lines.append(f"  Points {_points(sub.score)}/{_points(sub.max_score)}")
     return "\n".join(lines)
 
@@ -46,6 +57,8 @@ def render_table(subs: Iterable[SubmissionReport]) -> str:
         else:
             lost = [i.id for i in s.items if i.status in ("failed", "error")]
             status = "full marks" if not lost else "lost: " + ", ".join(lost)
+            if s.scope == "public":
+                status = s.public_summary + ("" if not lost else "; lost: " + ", ".join(lost))
             points = f"{_points(s.score)}/{_points(s.max_score)}"
         lines.append(f"{s.path:{width}}  {(s.exercise or '?'):24} {points:>9}  {status}")
     return "\n".join(lines)

@@ -7,9 +7,14 @@
     │   ├── DatasetError         a data file is missing, unreachable or fails its checksum
     │   ├── UnknownExerciseError no exercise of that name
     │   ├── DeclarationError     an exercise's declaration does not fit its cases or reference
+    │   ├── CourseError          a course folder or package is missing or not shaped as one
+    │   ├── ReleaseError         a student release is missing, damaged or would leak the reference
     │   └── ReferenceFailure     the reference, or the grader's own inputs, failed
     ├── SubmissionError          one notebook cannot be graded at all; costs that notebook only
     ├── UsageError               the command was given something it cannot use
+    │   ├── NotebookNotFoundError nngrade.check() cannot tell which notebook file to grade
+    │   └── UnknownItemError     nngrade.check(ITEM) names an item the notebook does not have
+    ├── CheckRunError            nngrade.check()'s grader process ended without a report
     ├── ObservationError         bytes from a sandbox that are not a valid observation
     └── ProbeError               a probe cannot inspect what a cell produced (a student's sentence)
         └── ForbiddenCall        a from-scratch function called a library function it may not
@@ -51,6 +56,16 @@ class DeclarationError(SetupError):
     key the reference's observation does not have."""
 
 
+class CourseError(SetupError):
+    """A course (``--course``, ``NNGRADE_COURSE``, an installed course package) cannot be found
+    or lacks the shape of one (``exercises/*.ipynb`` and ``reference/<name>/``)."""
+
+
+class ReleaseError(SetupError):
+    """A student release cannot be read (missing, damaged, of another format), or cannot be
+    written without shipping part of the reference (a cases module that imports a solution)."""
+
+
 class ReferenceFailure(SetupError):
     """The reference solution failed (a case, or the reference notebook's own run); or the
     grader's own inputs failed while a student's cell was graded. A problem of the package,
@@ -63,6 +78,19 @@ class SubmissionError(NngradeError):
 
 class UsageError(NngradeError):
     """The command was given something it cannot use (a path that does not exist)."""
+
+
+class NotebookNotFoundError(UsageError):
+    """``nngrade.check()`` cannot tell which notebook file the kernel runs (or the given path
+    is not a notebook file)."""
+
+
+class UnknownItemError(UsageError):
+    """``nngrade.check(ITEM)`` names an item id the notebook does not have."""
+
+
+class CheckRunError(NngradeError):
+    """The grader process that ``nngrade.check()`` started ended without printing a report."""
 
 
 class ObservationError(NngradeError, ValueError):

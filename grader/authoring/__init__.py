@@ -1,0 +1,1 @@
+"""Authoring: what an instructor writes a course with (``nngrade new``)."""
