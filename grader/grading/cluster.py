@@ -14,6 +14,7 @@ without the ``cluster`` extra works unchanged.
 from __future__ import annotations
 
 import dataclasses
+import logging
 import multiprocessing
 import os
 import pickle
@@ -146,33 +147,47 @@ def connect(address: str) -> Iterator[Any]:
     distributed = _distributed()
     import dask
 
-    with dask.config.set(WORKER_CONFIG):
-        if address.startswith("local:"):
-            try:
-                count = int(address.split(":", 1)[1])
-            except ValueError:
-                count = 0
-            if count < 1:
-                raise ClusterError(f"--cluster {address}: local needs a number of workers of at "
-                                   "least 1, as in local:2")
-            with distributed.LocalCluster(n_workers=count, threads_per_worker=1, processes=True,
-                                          dashboard_address=None, silence_logs=40) as cluster:
-                with distributed.Client(cluster) as client:
-                    client.wait_for_workers(count)
-                    yield client
-            return
+    # Dask's own logging of a lost scheduler or a dead worker is tracebacks on stderr; the
+    # run says what happened in one sentence instead
+    quiet = logging.getLogger("distributed")
+    level = quiet.level
+    quiet.setLevel(logging.CRITICAL)
+    try:
+        with dask.config.set(WORKER_CONFIG):
+            yield from _client(distributed, address)
+    finally:
+        quiet.setLevel(level)
+
+
+def _client(distributed: Any, address: str) -> Iterator[Any]:
+    """A client of a LocalCluster of ours (``local:N``) or of a running scheduler."""
+    if address.startswith("local:"):
         try:
-            client = distributed.Client(address, timeout=30)
-        except (OSError, ValueError) as exc:
-            raise ClusterError(f"cannot reach the Dask scheduler at {address}: {exc}") from None
-        with client:
-            try:
-                client.wait_for_workers(1, timeout=WORKER_WAIT)
-            except (TimeoutError, OSError):
-                raise ClusterError(f"no Dask worker joined the scheduler at {address} within "
-                                   f"{WORKER_WAIT:g} s: start one with dask worker "
-                                   f"{address}") from None
-            yield client
+            count = int(address.split(":", 1)[1])
+        except ValueError:
+            count = 0
+        if count < 1:
+            raise ClusterError(f"--cluster {address}: local needs a number of workers of at "
+                               "least 1, as in local:2")
+        with distributed.LocalCluster(n_workers=count, threads_per_worker=1, processes=True,
+                                      dashboard_address=None,
+                                      silence_logs=logging.CRITICAL) as cluster:
+            with distributed.Client(cluster) as client:
+                client.wait_for_workers(count)
+                yield client
+        return
+    try:
+        client = distributed.Client(address, timeout=30)
+    except (OSError, ValueError) as exc:
+        raise ClusterError(f"cannot reach the Dask scheduler at {address}: {exc}") from None
+    with client:
+        try:
+            client.wait_for_workers(1, timeout=WORKER_WAIT)
+        except (TimeoutError, OSError):
+            raise ClusterError(f"no Dask worker joined the scheduler at {address} within "
+                               f"{WORKER_WAIT:g} s: start one with dask worker "
+                               f"{address}") from None
+        yield client
 
 
 def _not_gradable(target: Target, reason: str) -> SubmissionReport:
