@@ -14,6 +14,7 @@ without the ``cluster`` extra works unchanged.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import logging
 import multiprocessing
 import os
@@ -63,9 +64,11 @@ def _distributed() -> Any:
 
 # --- what runs on a worker --------------------------------------------------------------------
 
+@functools.lru_cache(maxsize=1)
 def versions() -> dict[str, Any]:
     """This machine's nngrade version and the fingerprint of every exercise's reference: a
-    worker grades like the client only when all of them are the same."""
+    worker grades like the client only when all of them are the same. Computed once per
+    process (it reads every observation source once per exercise: seconds)."""
     return {"nngrade": nngrade.__version__,
             "fingerprints": {name: expected.fingerprint(load_exercise(name))
                              for name in exercise_names()}}
@@ -85,7 +88,13 @@ def _grader_of(factory_blob: bytes) -> Grader:
         return _graders[factory_blob]
 
 
-_facts: dict[str, Any] = {}
+def warm(factory_blob: bytes) -> None:
+    """Build this worker's Grader and start its fork server (which preloads torch and the
+    exercises' modules, seconds) before the first submission arrives."""
+    from nngrade.grader.sandbox import runner
+
+    _grader_of(factory_blob)
+    runner.start_server()
 
 
 def grade_bytes(factory_blob: bytes, data: bytes, name: str,
@@ -95,10 +104,7 @@ def grade_bytes(factory_blob: bytes, data: bytes, name: str,
 
     A worker that joined after the run's start is checked here, against the client's
     ``versions()``: it raises ClusterError rather than grade differently."""
-    with _graders_lock:
-        if not _facts:
-            _facts.update(worker_facts())
-    check_workers(client_versions, {_worker_name(): _facts})
+    check_workers(client_versions, {_worker_name(): worker_facts()})
     grader = _grader_of(factory_blob)
     with tempfile.TemporaryDirectory(prefix="nngrade-submission-") as folder:
         path = Path(folder) / name
@@ -216,24 +222,36 @@ def grade_all(targets: Iterable[Target], *, address: str, factory: Callable[[], 
         if progress:
             progress(report)
 
+    pending: list[tuple[int, Target, bytes]] = []
+    for index, target in enumerate(targets):
+        key = keys[index] = store.key(target.path, local) if store else None
+        stored = store.load(key) if store and key else None
+        if stored is not None:
+            finish(index, dataclasses.replace(stored, path=str(target.path),
+                                              student=target.student))
+            continue
+        try:
+            pending.append((index, target, target.path.read_bytes()))
+        except OSError:
+            # unreadable here: the local Grader says so, as local grading does
+            finish(index, dataclasses.replace(local.grade(target.path), student=target.student))
+    if pending:  # an unchanged re-run does not even start a cluster
+        _grade_pending(distributed, address, blob, pending, targets, results, finish, store,
+                       keys)
+    return GradeReport(tuple(results[i] for i in range(len(targets))))
+
+
+def _grade_pending(distributed: Any, address: str, blob: bytes,
+                   pending: list[tuple[int, Target, bytes]], targets: list[Target],
+                   results: dict[int, SubmissionReport],
+                   finish: Callable[[int, SubmissionReport], None], store: ResultStore | None,
+                   keys: dict[int, str | None]) -> None:
     with connect(address) as client:
         mine = versions()
         check_workers(mine, client.run(worker_facts))
+        client.run(warm, blob, wait=False)
         futures: dict[Any, int] = {}
-        for index, target in enumerate(targets):
-            key = keys[index] = store.key(target.path, local) if store else None
-            stored = store.load(key) if store and key else None
-            if stored is not None:
-                finish(index, dataclasses.replace(stored, path=str(target.path),
-                                                  student=target.student))
-                continue
-            try:
-                data = target.path.read_bytes()
-            except OSError:
-                # unreadable here: the local Grader says so as local grading does
-                finish(index, dataclasses.replace(local.grade(target.path),
-                                                  student=target.student))
-                continue
+        for index, target, data in pending:
             future = client.submit(grade_bytes, blob, data, target.path.name, mine, pure=False,
                                    key=f"nngrade-{index}-{os.urandom(4).hex()}")
             futures[future] = index
@@ -267,4 +285,3 @@ def grade_all(targets: Iterable[Target], *, address: str, factory: Callable[[], 
             except Exception:  # the scheduler may be gone already
                 pass
             raise
-    return GradeReport(tuple(results[i] for i in range(len(targets))))
