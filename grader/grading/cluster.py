@@ -88,15 +88,6 @@ def _grader_of(factory_blob: bytes) -> Grader:
         return _graders[factory_blob]
 
 
-def warm(factory_blob: bytes) -> None:
-    """Build this worker's Grader and start its fork server (which preloads torch and the
-    exercises' modules, seconds) before the first submission arrives."""
-    from nngrade.grader.sandbox import runner
-
-    _grader_of(factory_blob)
-    runner.start_server()
-
-
 def grade_bytes(factory_blob: bytes, data: bytes, name: str,
                 client_versions: Mapping[str, Any]) -> dict[str, Any]:
     """Grade a notebook's bytes on this worker, as a file called ``name`` in a private
@@ -249,7 +240,6 @@ def _grade_pending(distributed: Any, address: str, blob: bytes,
     with connect(address) as client:
         mine = versions()
         check_workers(mine, client.run(worker_facts))
-        client.run(warm, blob, wait=False)
         futures: dict[Any, int] = {}
         for index, target, data in pending:
             future = client.submit(grade_bytes, blob, data, target.path.name, mine, pure=False,
