@@ -238,6 +238,14 @@ def test_cluster_without_distributed_installed_says_how_to_install_it(small_clas
     assert err == f"nngrade: {cluster.INSTALL_HINT}" and "pip install 'nngrade[cluster]'" in err
 
 
+def test_nngrade_without_cluster_never_imports_distributed():
+    code = ("import sys, nngrade.grader.cli, nngrade.grader.grading.cluster\n"
+            "print('distributed' in sys.modules, 'dask' in sys.modules)")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          check=True)
+    assert done.stdout.split() == ["False", "False"]
+
+
 def test_a_local_cluster_of_no_workers_is_refused(small_class, capsys):
     assert main(["grade", str(small_class), "--cluster", "local:none", "--quiet"]) == 2
     assert "local:2" in capsys.readouterr().err
