@@ -92,18 +92,26 @@ def _wait(condition, seconds: float = 180.0) -> None:
         time.sleep(0.2)
 
 
-def _end_leftovers(tmp: Path) -> list[str]:
-    """Kill what the run left running from the test's folder (kernels of killed workers);
-    the command lines of what was left."""
+def _end_leftovers(tmp: Path, grace: float = 5.0) -> list[str]:
+    """The command lines of processes still running from the test's folder after ``grace``
+    seconds (kernels the run left behind), which are then killed."""
+    def running() -> list[psutil.Process]:
+        found = []
+        for proc in psutil.process_iter(["pid", "cmdline"]):
+            if str(tmp) in " ".join(proc.info["cmdline"] or ()) and proc.pid != os.getpid():
+                found.append(proc)
+        return found
+
+    deadline = time.monotonic() + grace
+    while running() and time.monotonic() < deadline:
+        time.sleep(0.2)
     left = []
-    for proc in psutil.process_iter(["pid", "cmdline"]):
-        line = " ".join(proc.info["cmdline"] or ())
-        if str(tmp) in line and proc.pid != os.getpid():
-            left.append(line)
-            try:
-                proc.kill()
-            except psutil.NoSuchProcess:
-                pass
+    for proc in running():
+        try:
+            left.append(" ".join(proc.cmdline()))
+            proc.kill()
+        except psutil.NoSuchProcess:
+            pass
     return left
 
 
@@ -175,7 +183,29 @@ def test_a_worker_killed_mid_submission_is_replaced_once_then_the_submission_is_
     assert slow["student"] == "slow" and slow["items"] == []
     assert "died, and so did the one that graded it again" in slow["errors"][0]
     assert len(_stored(out)) == 1  # a worker's death is not a grade: a re-run tries again
-    _end_leftovers(tmp)
+    assert _end_leftovers(tmp) == []  # the killed workers' kernels went with them
+
+
+def test_ctrl_c_ends_a_cluster_run_keeps_what_finished_and_leaves_no_process(tmp_path):
+    folder, out, tmp = tmp_path / "class", tmp_path / "out", tmp_path / "tmp"
+    _write(folder, "cy", "{ not a notebook")
+    _write(folder, "slow", _slow())
+    _write(folder, "zed", _slow())
+    args = ["grade", str(folder), "--out", str(out), "--cluster", "local:2", "--quiet"]
+    # a background job (as CI may run this suite) inherits SIGINT ignored: restore what a
+    # terminal gives, where Ctrl-C raises KeyboardInterrupt
+    code = ("import signal, sys\nsignal.signal(signal.SIGINT, signal.default_int_handler)\n"
+            f"from nngrade.grader.cli import main\nsys.exit(main({args!r}))")
+    tmp.mkdir()
+    proc = subprocess.Popen([sys.executable, "-c", code], start_new_session=True,
+                            env={**os.environ, "TMPDIR": str(tmp)}, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, text=True)
+    _wait(lambda: len(_stored(out)) == 1)  # cy; both slow notebooks are being graded
+    os.killpg(proc.pid, signal.SIGINT)  # what a terminal's Ctrl-C does: to every process
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130 and "interrupted" in err
+    assert len(_stored(out)) == 1
+    assert _end_leftovers(tmp) == []
 
 
 def test_the_scheduler_going_away_ends_the_run_with_what_finished_stored(tmp_path):
