@@ -21,6 +21,7 @@ import os
 import pickle
 import tempfile
 import threading
+import warnings
 from concurrent.futures import CancelledError
 from contextlib import contextmanager
 from dataclasses import asdict
@@ -150,7 +151,10 @@ def connect(address: str) -> Iterator[Any]:
     level = quiet.level
     quiet.setLevel(logging.CRITICAL)
     try:
-        with dask.config.set(WORKER_CONFIG):
+        with dask.config.set(WORKER_CONFIG), warnings.catch_warnings():
+            # the scheduler's HTTP port taken by another cluster: it picks another, harmlessly
+            warnings.filterwarnings("ignore", message="Port .* is already in use",
+                                    category=UserWarning)
             yield from _client(distributed, address)
     finally:
         quiet.setLevel(level)
