@@ -22,7 +22,7 @@ from nngrade.grader.outputs import classroom
 from nngrade.grader.outputs import gradescope
 from nngrade.grader.sandbox import namespaces
 from nngrade.grader.grading import kernel
-from nngrade.grader.outputs import outdir, text
+from nngrade.grader.outputs import text
 from nngrade.grader import report
 from nngrade.grader.grading import solution
 from nngrade.grader.grading.grade import Grader
@@ -50,9 +50,10 @@ def _grader_factory(args: argparse.Namespace,
     with the same options."""
     hidden = tuple(str(p) for p in private)
     if args.timeout is None:
-        return functools.partial(Grader, private=hidden)
+        return functools.partial(Grader, private=hidden, execute=args.execute)
     return functools.partial(Grader, Limits(timeout=args.timeout),
-                             kernel.KernelLimits(cell_timeout=args.timeout), private=hidden)
+                             kernel.KernelLimits(cell_timeout=args.timeout), private=hidden,
+                             execute=args.execute)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -67,6 +68,9 @@ def _parser() -> argparse.ArgumentParser:
     check.add_argument("--github-output", action="store_true",
                        help="also write the result for GitHub Classroom's grading reporter "
                             "to $GITHUB_OUTPUT (printed when it is not set)")
+    check.add_argument("--no-execute", dest="execute", action="store_false",
+                       help="run the notebook as a whole only when a check needs what it "
+                            "trained (faster; no report of which cells raise)")
     _add_timeout(check)
 
     grade = sub.add_parser("grade", help="grade a class: files, folders or globs")
@@ -83,6 +87,11 @@ def _parser() -> argparse.ArgumentParser:
                             "for N worker processes on this machine (needs nngrade[cluster])")
     grade.add_argument("--regrade", action="store_true",
                        help="grade everything again, even what --out already holds")
+    grade.add_argument("--execute", action="store_true",
+                       help="run every notebook as a whole, even when no check needs it: the "
+                            "feedback then says which cells raise, and --out keeps each "
+                            "executed notebook under executed/ (default: only exercises "
+                            "whose checks measure what the notebook trained)")
     _add_timeout(grade)
 
     validate = sub.add_parser("validate", help="self-test: reference full marks, blank zero")
@@ -155,6 +164,8 @@ def _grade(args: argparse.Namespace) -> int:
                                      store=store, progress=progress)
     _warn_protections(graded.submissions)
     if args.out:
+        from nngrade.grader.outputs import outdir  # feedback pages, plots: only when asked
+
         outdir.write(args.out, graded)
     if args.format == "json":
         print(report.to_json(graded))

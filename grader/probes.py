@@ -18,11 +18,11 @@ from typing import Any, Callable, Iterable, Iterator, Mapping
 
 import numpy as np
 
-from nngrade.config import MESSAGE_CHARS
+from nngrade.config import FIGURE_BYTES, FIGURE_KEY, MESSAGE_CHARS
 from nngrade.errors import ForbiddenCall, ProbeError
 
-__all__ = ["ForbiddenCall", "ProbeError", "attempt", "build_nothing", "call", "function",
-           "number", "raised", "run_from_scratch", "run_with_spy"]
+__all__ = ["ForbiddenCall", "ProbeError", "attempt", "build_nothing", "call", "figure",
+           "function", "number", "raised", "run_from_scratch", "run_with_spy"]
 
 
 def short(exc: BaseException, limit: int = MESSAGE_CHARS) -> str:
@@ -55,6 +55,30 @@ def call(fn: Callable[[], Any]) -> tuple[Any, BaseException | None]:
         return fn(), None
     except Exception as exc:  # student code: any exception is a finding
         return None, exc
+
+
+def figure() -> dict[str, Any]:
+    """The last figure the cell drew, as a small PNG for the instructor's review, to merge
+    into a probe's observation (``{**found, **figure()}``); empty when there is none or it
+    cannot be drawn within ``FIGURE_BYTES``. Never part of a verdict: the grader shows it."""
+    import io
+
+    import matplotlib.pyplot as plt
+
+    try:
+        if not plt.get_fignums():
+            return {}
+        buffer = io.BytesIO()
+        shown = plt.gcf()
+        width, height = shown.get_size_inches()
+        scale = min(1.0, 8.0 / max(width, height, 1e-3))  # a huge canvas is drawn small
+        shown.savefig(buffer, format="png", dpi=72 * scale)
+    except Exception:  # a figure the student broke costs its picture, not the item
+        return {}
+    data = buffer.getvalue()
+    if len(data) > FIGURE_BYTES:
+        return {}
+    return {FIGURE_KEY: np.frombuffer(data, dtype=np.uint8).copy()}
 
 
 def build_nothing(**_: Any) -> dict[str, Any]:

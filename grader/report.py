@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass, field
-from typing import Iterable, Literal
+from typing import Iterable, Literal, Mapping
 
 Status = Literal["passed", "failed", "error", "manual"]
 
@@ -27,6 +27,7 @@ class ItemResult:
     message: str = ""
     hint: str = ""
     answer: str = ""  # the student's text, for manual items only
+    figure: str = ""  # the figure the student's cell drew (base64 PNG), for review only
 
 
 @dataclass(frozen=True)
@@ -44,6 +45,10 @@ class SubmissionReport:
     seconds: float = 0.0
     student: str = ""
     protections: tuple[str, ...] = ()
+    # False: the grade came from the item runs alone, the notebook was not run as a whole
+    executed: bool = False
+    timings: Mapping[str, float] = field(default_factory=dict)  # seconds per stage
+    notebook: str = ""  # the executed notebook (nbformat JSON), for review only
 
     @property
     def graded(self) -> bool:
@@ -74,8 +79,17 @@ class GradeReport:
     submissions: tuple[SubmissionReport, ...] = field(default_factory=tuple)
 
     def to_dict(self) -> dict:
-        """The JSON contract, as plain data."""
-        return {"submissions": [asdict(s) for s in self.submissions]}
+        """The JSON contract, as plain data (without what is kept for review only: the
+        executed notebook and the figures, which ``--out`` writes beside it)."""
+        return {"submissions": [_contract(s) for s in self.submissions]}
+
+
+def _contract(sub: SubmissionReport) -> dict:
+    data = asdict(sub)
+    data.pop("notebook")
+    for item in data["items"]:
+        item.pop("figure")
+    return data
 
 
 def to_json(report: GradeReport) -> str:

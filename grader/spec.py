@@ -126,6 +126,12 @@ class Exercise:
         """Total automatic points of the exercise."""
         return sum(item.points for item in self.items if not item.manual)
 
+    @property
+    def needs_run(self) -> bool:
+        """True when a grade depends on the notebook's own run (an item checks what the whole
+        notebook left behind); otherwise the item runs alone decide every point."""
+        return any(item.state or item.trained is not None for item in self.items)
+
     def item(self, item_id: str) -> Item:
         """The item with this id (KeyError if the exercise has none)."""
         for item in self.items:

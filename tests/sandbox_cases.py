@@ -18,3 +18,22 @@ def probe(ns, **kw):
 def build_broken(**kw):
     """Inputs the grader fails to build (its own bug, not the student's)."""
     raise RuntimeError("the grader's inputs could not be built")
+
+
+def build_x(x=3, **kw):
+    """Inputs of one case of a batch: ``x`` as given."""
+    return {"x": x}
+
+
+_KEPT: list = []
+
+
+def build_kept(x=3, **kw):
+    """Inputs that also leave something for the probe in this module (as a held-out set)."""
+    _KEPT[:] = [x]
+    return {"x": x}
+
+
+def probe_kept(ns, **kw):
+    """What the cell produced, and what its own case's builder kept."""
+    return {"y": ns["y"], "kept": _KEPT[0]}

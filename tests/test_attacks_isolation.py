@@ -119,7 +119,8 @@ for target in ({str(marker)!r}, '/proc/1/root{marker}', '/proc/{GRADER}/root{mar
     path = tmp_path / "mallory" / f"{VANISHING.stem}.ipynb"
     path.parent.mkdir()
     nbformat.write(nb, str(path))
-    report = _grade([path], capsys, "--out", str(tmp_path / "out"))
+    # exercise 04's grade needs no run of the whole notebook: ask for one, for the kernel
+    report = _grade([path], capsys, "--out", str(tmp_path / "out"), "--execute")
     sub = report["submissions"][0]
     items = {i["id"]: i for i in sub["items"]}
     for item_id in attacks:
@@ -131,11 +132,12 @@ for target in ({str(marker)!r}, '/proc/1/root{marker}', '/proc/{GRADER}/root{mar
     # /tmp and /proc/1/root/tmp are the sandbox's own scratch: writable, and gone after it
     assert "found ['written', 'written', 'FileNotFoundError']" in items["vanishing.bound"]["message"]
     assert not marker.exists()
+    assert (tmp_path / "out" / "executed" / f"mallory-{VANISHING.stem}.ipynb").is_file()
     kernel_errors = sub["cell_errors"][-3:]
     assert "found []" in kernel_errors[0] and "found []" in kernel_errors[1], kernel_errors
     assert "FileNotFoundError" in kernel_errors[2]
     for page in (tmp_path / "out").rglob("*"):
-        if page.is_file() and page.suffix in (".md", ".html", ".json", ".csv"):
+        if page.is_file() and page.suffix in (".md", ".html", ".json", ".csv", ".ipynb"):
             text = page.read_text(errors="replace")
             assert SECRET not in text and SOLUTION_LINE not in text, page
 

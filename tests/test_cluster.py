@@ -1,8 +1,10 @@
 """Grading on a Dask cluster (``nngrade grade --cluster``), through the command line.
 
-The class is exercise 05 (the cheapest): one item answered, a blank notebook, a broken file.
-Their given import cell is made cheap (no torch, matplotlib, scikit-learn in the notebook's
-own run: no check of the answered item reads it), so a notebook costs seconds. The
+The class is exercise 05 (the cheapest): one item answered, a broken file. Every run passes
+``--execute`` (the notebooks' own runs are what the fault tests keep busy and kill, and the
+--out folder then holds the executed notebooks); their given import cell is made cheap (no
+torch, matplotlib, scikit-learn in the notebook's own run: no check of the answered item
+reads it), so a notebook costs seconds. The
 cluster runs go through a child ``nngrade`` process: its Dask workers are its children,
 and the fault tests kill them (or the scheduler) from outside, as a crash would.
 """
@@ -66,7 +68,7 @@ def _nngrade(*args: str, tmp: Path, **popen) -> subprocess.Popen:
     # TMPDIR under the test's folder: every process of the run, kernels too, is findable
     env = {**os.environ, "TMPDIR": str(tmp)}
     tmp.mkdir(parents=True, exist_ok=True)
-    return subprocess.Popen([sys.executable, "-m", "nngrade", "grade", *args], env=env,
+    return subprocess.Popen([sys.executable, "-m", "nngrade", "grade", "--execute", *args], env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **popen)
 
 
@@ -126,8 +128,8 @@ def small_class(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_a_local_cluster_grades_a_class_as_local_grading_does_and_a_rerun_grades_nothing(
         small_class, tmp_path, capsys):
     local_out, cluster_out = tmp_path / "local", tmp_path / "cluster"
-    assert main(["grade", str(small_class), "--format", "json", "--out", str(local_out),
-                 "--jobs", "2", "--quiet"]) == 0
+    assert main(["grade", "--execute", str(small_class), "--format", "json", "--out",
+                 str(local_out), "--jobs", "2", "--quiet"]) == 0
     local = capsys.readouterr().out
     started = time.monotonic()
     proc = _nngrade(str(small_class), "--format", "json", "--out", str(cluster_out),
@@ -191,7 +193,8 @@ def test_ctrl_c_ends_a_cluster_run_keeps_what_finished_and_leaves_no_process(tmp
     _write(folder, "cy", "{ not a notebook")
     _write(folder, "slow", _slow())
     _write(folder, "zed", _slow())
-    args = ["grade", str(folder), "--out", str(out), "--cluster", "local:2", "--quiet"]
+    args = ["grade", "--execute", str(folder), "--out", str(out), "--cluster", "local:2",
+            "--quiet"]
     # a background job (as CI may run this suite) inherits SIGINT ignored: restore what a
     # terminal gives, where Ctrl-C raises KeyboardInterrupt
     code = ("import signal, sys\nsignal.signal(signal.SIGINT, signal.default_int_handler)\n"

@@ -3,6 +3,7 @@ that are right but different or almost right, graded through the whole engine.""
 
 from __future__ import annotations
 
+import base64
 import importlib.util
 import os
 from pathlib import Path
@@ -10,7 +11,9 @@ from pathlib import Path
 import nbformat
 import pytest
 
+from nngrade.grader import report as report_module
 from nngrade.grader.grading import batch
+from nngrade.grader.outputs import feedback
 from nngrade.grader.sandbox import namespaces
 from nngrade.grader.grading import solution
 from nngrade.reference import load_exercise
@@ -54,6 +57,13 @@ def test_reference_solution_gets_full_marks(grader, tmp_path):
     assert report.score == EXERCISE.max_score == sum(POINTS.values())
     assert set(_outcome(report).values()) == {"passed"}
     assert report.cell_errors == ()
+    assert report.executed and nbformat.reads(report.notebook, as_version=4).cells
+    # the plot item's figure, drawn by the student's cell on nngrade's inputs, for review
+    figure = items_of(report)["insurance.plot"].figure
+    assert base64.b64decode(figure).startswith(b"\x89PNG\r\n\x1a\n")
+    assert f'src="data:image/png;base64,{figure}"' in feedback.html(report)
+    contract = report_module.GradeReport((report,)).to_dict()["submissions"][0]
+    assert "notebook" not in contract and not any("figure" in i for i in contract["items"])
 
 
 def test_blank_notebook_gets_zero_without_crashing(grader, tmp_path):

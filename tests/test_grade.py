@@ -4,6 +4,7 @@ stored grade is filed under."""
 from __future__ import annotations
 
 import dataclasses
+import json
 
 import nbformat
 import pytest
@@ -75,3 +76,86 @@ def test_editing_the_command_line_or_the_outputs_keeps_the_fingerprint():
     assert "vanishing/solution.py" in sources
     assert not any(s.endswith("cli.py") or "outputs/" in s or s.endswith("compare.py")
                    for s in sources)
+
+
+EDGES = load_exercise("05")
+# almost right: the kernel is not flipped, so an asymmetric kernel gives the wrong answer
+NOT_FLIPPED = (
+    "def convolve2d(image, kernel):\n"
+    "    image, kernel = np.asarray(image, float), np.asarray(kernel, float)\n"
+    "    kh, kw = kernel.shape\n"
+    "    padded = np.pad(image, ((kh // 2, kh // 2), (kw // 2, kw // 2)), mode='symmetric')\n"
+    "    out = np.zeros(image.shape)\n"
+    "    for i in range(image.shape[0]):\n"
+    "        for j in range(image.shape[1]):\n"
+    "            out[i, j] = (padded[i:i + kh, j:j + kw] * kernel).sum()\n"
+    "    return out\n"
+)
+
+
+@pytest.fixture(scope="module")
+def edges_class(tmp_path_factory):
+    """Three exercise-05 notebooks, each with a cell outside the items that raises."""
+    from grading import notebook_with
+
+    root = tmp_path_factory.mktemp("edges")
+    for student, answers in (("ref", {}), ("flip", {"edges.convolve2d": NOT_FLIPPED}),
+                             ("blank", None)):
+        nb = notebook_with(EDGES, answers or {}, rest="blank" if answers is None else "reference")
+        nb.cells.append(nbformat.v4.new_code_cell("raise ValueError('a scratch cell')"))
+        (root / "class" / student).mkdir(parents=True)
+        nbformat.write(nb, str(root / "class" / student / f"{EDGES.stem}.ipynb"))
+    return root / "class"
+
+
+def _graded(folder, capsys, *extra):
+    from nngrade.grader.cli import main
+
+    assert main(["grade", str(folder), "--format", "json", "--quiet", *extra]) == 0
+    return {s["student"]: s for s in json.loads(capsys.readouterr().out)["submissions"]}
+
+
+def _grades(subs):
+    return {who: [(i["id"], i["score"], i["status"], i["message"]) for i in s["items"]]
+            for who, s in subs.items()}
+
+
+def test_a_class_gets_the_same_grades_with_and_without_running_each_notebook(
+        edges_class, tmp_path, capsys):
+    assert not EDGES.needs_run
+    alone = _graded(edges_class, capsys, "--out", str(tmp_path / "alone"))
+    whole = _graded(edges_class, capsys, "--execute", "--out", str(tmp_path / "whole"))
+    assert _grades(alone) == _grades(whole)
+    assert alone["ref"]["score"] == EDGES.max_score > alone["flip"]["score"]
+    assert alone["blank"]["score"] == 0
+    # only the run of the whole notebook sees the scratch cell, and only it is kept
+    assert not any(s["executed"] or s["cell_errors"] for s in alone.values())
+    assert all(s["executed"] for s in whole.values())
+    assert all("ValueError: a scratch cell" in s["cell_errors"][-1] for s in whole.values())
+    assert not (tmp_path / "alone" / "executed").exists()
+    kept = nbformat.read(str(tmp_path / "whole" / "executed" / f"flip-{EDGES.stem}.ipynb"),
+                         as_version=4)
+    errors = [o for c in kept.cells if c.cell_type == "code" for o in c.outputs
+              if o.output_type == "error"]
+    assert [e.evalue for e in errors][-1] == "a scratch cell"
+    assert not any("NNGRADE-STATE" in str(c.source) for c in kept.cells)  # the grader's cell
+    page = (tmp_path / "alone" / "feedback" / f"flip-{EDGES.stem}.md").read_text()
+    assert "not run as a whole" in page
+
+
+def test_check_runs_the_notebook_unless_told_not_to(edges_class, capsys):
+    from nngrade.grader.cli import main
+
+    path = edges_class / "ref" / f"{EDGES.stem}.ipynb"
+    assert main(["check", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "ValueError: a scratch cell" in out and "not run as a whole" not in out
+    assert main(["check", str(path), "--no-execute"]) == 0
+    out = capsys.readouterr().out
+    assert "a scratch cell" not in out and "not run as a whole" in out
+
+
+def test_a_report_says_where_a_submissions_seconds_went(edges_class, grader):
+    report = grader.grade(edges_class / "ref" / f"{EDGES.stem}.ipynb")
+    assert {"reference", "items", "comparison"} <= set(report.timings)
+    assert sum(report.timings[k] for k in ("reference", "items")) <= report.seconds + 1e-6

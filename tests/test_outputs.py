@@ -78,11 +78,19 @@ def test_out_dir_holds_every_rendering(tmp_path):
 class CountingGrader:
     """Stands in for Grader: counts the notebooks it was asked to grade."""
 
+    execute = False
+
     def __init__(self):
         self.graded = []
 
     def version_of(self, data, path):
         return "v1"
+
+    def exercise_of(self, data, path):
+        return None
+
+    def prepare(self, stems):
+        pass
 
     def grade(self, path):
         self.graded.append(Path(path).parent.name)

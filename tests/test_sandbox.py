@@ -12,8 +12,8 @@ import pytest
 import nngrade.reference
 
 from nngrade.grader.sandbox import namespaces
-from nngrade.grader.sandbox import cgroups, syscalls, view
-from nngrade.grader.sandbox.limits import GiB
+from nngrade.grader.sandbox import cgroups, runner, syscalls, view
+from nngrade.grader.sandbox.limits import GiB, Limits
 
 # run_cell uses tests/sandbox_cases.py (tests/ is on sys.path before the fork server starts)
 from grading import run_cell as run
@@ -232,3 +232,62 @@ def test_a_thread_the_cell_leaves_running_voids_its_result_at_once():
                  "threading.Thread(target=lambda: time.sleep(10**6)).start()\ny = 1")
     assert result.kind == "thread" and "left 1 thread(s) running" in result.message
     assert time.monotonic() - started < 5
+
+
+def _cases(source: str, xs, timeout: float = 10) -> list:
+    """Run ``source`` on one sandbox per item: one case per x, as an item's cases run."""
+    return runner.run_cases([runner.RunRequest(
+        source=source, cases_module="sandbox_cases", build="build_x", probe="probe",
+        writes=("y",), args={"x": x}, limits=Limits(timeout=timeout)) for x in xs])
+
+
+def test_the_cases_of_one_item_share_a_sandbox_but_nothing_of_each_other():
+    # what one case's cell leaves in a library module, its namespace or builtins is gone
+    # before the next case; each case gets its own inputs
+    source = ("import json\n"
+              "json.seen = getattr(json, 'seen', 0) + 1\n"
+              "count = globals().get('count', 0) + 1\n"
+              "len = None\n"
+              "y = x * 100 + json.seen * 10 + count\n")
+    results = _cases(source, [1, 2, 3])
+    assert [r.observation for r in results] == [{"y": 111}, {"y": 211}, {"y": 311}]
+    assert all(r.protections == results[0].protections for r in results)
+
+
+def test_an_endless_loop_on_one_case_is_that_cases_timeout_and_ends_the_batch():
+    started = time.monotonic()
+    results = _cases("while x == 2:\n    pass\ny = x\n", [1, 2, 3], timeout=2)
+    assert [r.status for r in results] == ["ok", "error"]
+    assert results[1].kind == "timeout" and "2 s limit" in results[1].message
+    assert time.monotonic() - started < 8  # one case's time, not the whole batch's
+
+
+def test_a_cell_that_swallows_the_clock_is_still_out_of_time():
+    source = ("import time\n"
+              "try:\n"
+              "    time.sleep(60)\n"
+              "except BaseException:\n"
+              "    pass\n"
+              "y = x\n")
+    results = _cases(source, [1, 2], timeout=1)
+    assert [(r.status, r.kind) for r in results] == [("error", "timeout")]
+
+
+def test_a_batch_that_dies_is_run_again_case_by_case_to_name_the_case():
+    results = _cases("import os\nif x == 2:\n    os._exit(3)\ny = x\n", [1, 2, 3])
+    assert [r.status for r in results] == ["ok", "error"]
+    assert results[0].observation == {"y": 1} and results[1].kind == "crash"
+
+
+def test_one_batch_holds_only_requests_of_one_item():
+    first, other = (runner.RunRequest(source=s, cases_module="sandbox_cases", build="build",
+                                      probe="probe", writes=("y",)) for s in ("y = 1", "y = 2"))
+    with pytest.raises(ValueError):
+        runner.run_cases([first, other])
+
+
+def test_each_case_is_built_just_before_its_cell_so_what_a_builder_keeps_is_its_own():
+    results = runner.run_cases([runner.RunRequest(
+        source="y = x", cases_module="sandbox_cases", build="build_kept", probe="probe_kept",
+        writes=("y",), args={"x": x}) for x in (1, 2, 3)])
+    assert [r.observation for r in results] == [{"y": x, "kept": x} for x in (1, 2, 3)]

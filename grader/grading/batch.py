@@ -61,6 +61,25 @@ def _student_of_file(path: Path) -> str:
     return path.parent.name if path.stem in exercise_names() and path.parent.name else path.stem
 
 
+def exercises_to_grade(targets: Iterable[Target], grader: Grader,
+                       store: ResultStore | None = None) -> list[str]:
+    """The exercises of the targets that will really be graded (not already in ``store``),
+    in first-seen order: what the warm path must prepare for."""
+    stems: list[str] = []
+    for target in targets:
+        if store:
+            key = store.key(target.path, grader)
+            if key and store.has(key):
+                continue
+        try:
+            stem = grader.exercise_of(target.path.read_bytes(), target.path)
+        except OSError:
+            continue
+        if stem and stem not in stems:
+            stems.append(stem)
+    return stems
+
+
 def default_jobs() -> int:
     """One job per core this process may use."""
     if hasattr(os, "sched_getaffinity"):
@@ -81,6 +100,7 @@ def grade_all(targets: Iterable[Target], *, jobs: int = 1, grader: Grader | None
     grader = grader or Grader()
     targets = list(targets)
     results: dict[int, SubmissionReport] = {}
+    grader.prepare(exercises_to_grade(targets, grader, store))
 
     def grade_one(target: Target) -> SubmissionReport:
         key = store.key(target.path, grader) if store else None

@@ -81,23 +81,27 @@ def worker_facts() -> dict[str, Any]:
     return {**versions(), "daemon": bool(multiprocessing.current_process().daemon)}
 
 
-def _grader_of(factory_blob: bytes) -> Grader:
-    # one Grader per worker process and factory: its reference observations are kept
+def _grader_of(factory_blob: bytes, stems: tuple[str, ...]) -> Grader:
+    # one Grader per worker process and factory: its reference observations are kept, and
+    # its fork server preloads what the run's exercises declare
     with _graders_lock:
         if factory_blob not in _graders:
-            _graders[factory_blob] = pickle.loads(factory_blob)()
+            grader = pickle.loads(factory_blob)()
+            grader.prepare(stems)
+            _graders[factory_blob] = grader
         return _graders[factory_blob]
 
 
 def grade_bytes(factory_blob: bytes, data: bytes, name: str,
-                client_versions: Mapping[str, Any]) -> dict[str, Any]:
+                client_versions: Mapping[str, Any], stems: tuple[str, ...]) -> dict[str, Any]:
     """Grade a notebook's bytes on this worker, as a file called ``name`` in a private
-    temporary folder; the report as plain data (its path is the temporary one).
+    temporary folder; the report as plain data (its path is the temporary one). ``stems``
+    are the exercises of the run, for the worker's warm path.
 
     A worker that joined after the run's start is checked here, against the client's
     ``versions()``: it raises ClusterError rather than grade differently."""
     check_workers(client_versions, {_worker_name(): worker_facts()})
-    grader = _grader_of(factory_blob)
+    grader = _grader_of(factory_blob, stems)
     with tempfile.TemporaryDirectory(prefix="nngrade-submission-") as folder:
         path = Path(folder) / name
         path.write_bytes(data)
@@ -231,12 +235,12 @@ def grade_all(targets: Iterable[Target], *, address: str, factory: Callable[[], 
             # unreadable here: the local Grader says so, as local grading does
             finish(index, dataclasses.replace(local.grade(target.path), student=target.student))
     if pending:  # an unchanged re-run does not even start a cluster
-        _grade_pending(distributed, address, blob, pending, targets, results, finish, store,
-                       keys)
+        _grade_pending(distributed, address, blob, local, pending, targets, results, finish,
+                       store, keys)
     return GradeReport(tuple(results[i] for i in range(len(targets))))
 
 
-def _grade_pending(distributed: Any, address: str, blob: bytes,
+def _grade_pending(distributed: Any, address: str, blob: bytes, local: Grader,
                    pending: list[tuple[int, Target, bytes]], targets: list[Target],
                    results: dict[int, SubmissionReport],
                    finish: Callable[[int, SubmissionReport], None], store: ResultStore | None,
@@ -244,10 +248,12 @@ def _grade_pending(distributed: Any, address: str, blob: bytes,
     with connect(address) as client:
         mine = versions()
         check_workers(mine, client.run(worker_facts))
+        stems = tuple(dict.fromkeys(s for s in (local.exercise_of(data, target.path)
+                                                for _, target, data in pending) if s))
         futures: dict[Any, int] = {}
         for index, target, data in pending:
-            future = client.submit(grade_bytes, blob, data, target.path.name, mine, pure=False,
-                                   key=f"nngrade-{index}-{os.urandom(4).hex()}")
+            future = client.submit(grade_bytes, blob, data, target.path.name, mine, stems,
+                                   pure=False, key=f"nngrade-{index}-{os.urandom(4).hex()}")
             futures[future] = index
         try:
             for future in distributed.as_completed(list(futures)):

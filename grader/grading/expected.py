@@ -109,14 +109,16 @@ def compute(exercise: Exercise, limits: Limits, kernel_limits: kernel.KernelLimi
                                 env=requests.sandbox_env()) if names else None
         cases: dict[tuple[str, int], Any] = {}
         for item in exercise.items:
-            for index, case in enumerate(item.cases):
-                # the reference always gets its items' own time limits
-                request = requests.request(exercise, item, case, exercise.solution[item.id], (),
-                                       Limits(timeout=item.timeout, memory=limits.memory))
-                result = runner.run(request)
+            # the reference always gets its items' own time limits; its cases run together
+            # as a student's do
+            batch = [requests.request(exercise, item, case, exercise.solution[item.id], (),
+                                      Limits(timeout=item.timeout, memory=limits.memory))
+                     for case in item.cases]
+            results = runner.run_cases(batch) if batch else []
+            for index, (case, result) in enumerate(zip(item.cases, results)):
                 if result.status != "ok":
                     raise ReferenceFailure(f"the reference of {item.id} failed on "
-                                     f"{case.describe}: {result.message}")
+                                           f"{case.describe}: {result.message}")
                 cases[(item.id, index)] = result.observation
         state: dict[str, Any] = {}
         if execution is not None:

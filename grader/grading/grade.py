@@ -7,15 +7,18 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
-from nngrade.config import ANSWER_CHARS, METADATA_KEY
+import numpy as np
+
+from nngrade.config import ANSWER_CHARS, FIGURE_KEY, METADATA_KEY
 from nngrade.errors import NngradeError, ReferenceFailure, SubmissionError
 from nngrade.grader.grading import compare, declaration
 from nngrade.grader.grading import expected
@@ -56,6 +59,32 @@ def exercise_stem(declared: str | None, path: str | os.PathLike[str]) -> str | N
     return None
 
 
+def _figure(observation: Any) -> str:
+    """The PNG a probe rendered of the student's figure (``FIGURE_KEY``), as base64 text."""
+    png = observation.get(FIGURE_KEY) if isinstance(observation, dict) else None
+    if isinstance(png, np.ndarray) and png.dtype == np.uint8 and png.ndim == 1:
+        data = png.tobytes()
+        if data.startswith(b"\x89PNG\r\n\x1a\n"):
+            return base64.b64encode(data).decode("ascii")
+    return ""
+
+
+class _Clock:
+    """Seconds per stage of one submission, for the benchmark's breakdown."""
+
+    def __init__(self, started: float) -> None:
+        self.laps: dict[str, float] = {}
+        self._last = started
+
+    def lap(self, stage: str) -> None:
+        now = time.monotonic()
+        self.add(stage, now - self._last)
+        self._last = now
+
+    def add(self, stage: str, seconds: float) -> None:
+        self.laps[stage] = self.laps.get(stage, 0.0) + seconds
+
+
 def _normalise(source: str) -> str:
     return "\n".join(line.rstrip() for line in source.strip().splitlines())
 
@@ -65,35 +94,60 @@ class Grader:
 
     def __init__(self, limits: Limits = Limits(timeout=120.0), kernel_limits: kernel.KernelLimits
                  = kernel.KernelLimits(), use_cache: bool = True,
-                 private: tuple[str, ...] = ()) -> None:
+                 private: tuple[str, ...] = (), execute: bool = False) -> None:
         """``limits.timeout`` caps every item's own timeout; ``kernel_limits`` bound the
         notebook's own run; ``private`` names folders student code must not see (the
-        class's submissions, the output folder) besides the reference and caches."""
+        class's submissions, the output folder) besides the reference and caches.
+        ``execute`` runs every notebook as a whole even when no check needs its run (for the
+        cell errors in the feedback and the executed notebook); otherwise only the
+        exercises whose items check what the notebook trained pay for it."""
         self.limits = limits
         self.kernel_limits = kernel_limits
         self.private = tuple(private)
         self.use_cache = use_cache
+        self.execute = execute
         self._refs: dict[str, expected.ReferenceRun] = {}
+        self._versions: dict[str, str] = {}
         self._lock = threading.Lock()
-        # one fork server serves every exercise this grader may meet
-        runner.preload([m for name in exercise_names() for m in load_exercise(name).preload])
 
-    def version_of(self, notebook_bytes: bytes, path: str | os.PathLike[str]) -> str:
-        """The fingerprint of the reference a notebook would be graded against ("" if none):
-        part of a stored grade's key, so a changed reference re-grades. The exercise is found
-        as grading finds it, from the metadata or else from the file name."""
+    def prepare(self, stems: Sequence[str]) -> None:
+        """Ready the warm path for these exercises before the first submission: the fork
+        server preloads what they declare (only that: a NumPy exercise does not wait for
+        torch) and starts in the background; unknown names are left to grading to report."""
+        if not stems:
+            return  # nothing to grade: a re-run of stored grades forks nothing
+        modules: list[str] = []
+        for stem in dict.fromkeys(stems):
+            try:
+                modules += load_exercise(stem).preload
+            except NngradeError:
+                continue
+        runner.preload(modules)
+        runner.start_server()
+
+    def exercise_of(self, notebook_bytes: bytes, path: str | os.PathLike[str]) -> str | None:
+        """The exercise a notebook would be graded as, read as grading reads it (metadata,
+        else the file name); None when it names none."""
         try:
             meta = json.loads(notebook_bytes).get("metadata", {}).get(METADATA_KEY, {})
             declared = meta.get("exercise") if isinstance(meta, dict) else None
         except (ValueError, AttributeError, RecursionError):
             declared = None
-        stem = exercise_stem(declared if isinstance(declared, str) else None, path)
+        return exercise_stem(declared if isinstance(declared, str) else None, path)
+
+    def version_of(self, notebook_bytes: bytes, path: str | os.PathLike[str]) -> str:
+        """The fingerprint of the reference a notebook would be graded against ("" if none):
+        part of a stored grade's key, so a changed reference re-grades. The exercise is found
+        as grading finds it, from the metadata or else from the file name."""
+        stem = self.exercise_of(notebook_bytes, path)
         if stem is None:
             return ""
-        try:
-            return expected.fingerprint(load_exercise(stem))
-        except NngradeError:
-            return ""
+        if stem not in self._versions:  # hashing the reference tree once per batch, not per file
+            try:
+                self._versions[stem] = expected.fingerprint(load_exercise(stem))
+            except NngradeError:
+                self._versions[stem] = ""
+        return self._versions[stem]
 
     # --- the reference --------------------------------------------------------------------
 
@@ -134,25 +188,33 @@ class Grader:
                          started: float | None = None) -> SubmissionReport:
         """Grade a read notebook against an exercise."""
         started = time.monotonic() if started is None else started
+        clock = _Clock(started)
+        runner.preload(exercise.preload)  # in effect if nothing has started the server yet
         reference = self.reference(exercise)
+        clock.lap("reference")
         blank = solution.blank_sources(exercise.stem)
         known = {item.id for item in exercise.items}
         problems = list(sub.problems)
         problems += [f"cell marked {i!r} is not an item of {exercise.stem}; it was ignored"
                      for i in sub.cells if i not in known]
+        whole = self.execute or exercise.needs_run
         with ThreadPoolExecutor(1) as pool:
             hide = requests.hidden_paths((*self.private, os.path.dirname(os.path.abspath(sub.path))))
             execution = pool.submit(kernel.execute, sub.notebook,
-                                    state_names=requests.state_names(exercise), limits=self.kernel_limits,
-                                    env=requests.sandbox_env(), hide=hide)
+                                    state_names=requests.state_names(exercise),
+                                    limits=self.kernel_limits, env=requests.sandbox_env(),
+                                    hide=hide) if whole else None
             held: list[tuple[str, ...]] = []
-            items = [self._grade_item(exercise, item, sub, blank, reference, held, hide)
+            items = [self._grade_item(exercise, item, sub, blank, reference, held, hide, clock)
                      for item in exercise.items]
-            run = execution.result()
+            clock.lap("items")
+            run = execution.result() if execution else kernel.Execution()
+            clock.lap("waiting for the notebook's run")
             if run.protections is not None:
                 held.append(run.protections)
             items = [self._with_state(exercise, exercise.item(r.id), r, run, reference, sub,
                                       hide) for r in items]
+            clock.lap("trained checks")
         cell_errors = [e.describe() for e in run.cell_errors]
         if run.stopped:
             cell_errors.append(run.stopped)
@@ -161,16 +223,26 @@ class Grader:
         score = sum(r.score for r in items)
         # a protection counts only if every sandboxed run of this notebook had it, its kernel too
         protections = tuple(p for p in namespaces.REPORTED if held and all(p in h for h in held))
+        timings = clock.laps
+        if whole:
+            timings.update({"kernel start": run.startup_seconds,
+                            "notebook cells": run.seconds - run.startup_seconds})
         return SubmissionReport(sub.path, exercise.stem, score, exercise.max_score, tuple(items),
                                 (), tuple(problems), tuple(cell_errors),
-                                time.monotonic() - started, protections=protections)
+                                time.monotonic() - started, protections=protections,
+                                executed=whole, timings=timings, notebook=run.notebook)
 
     def _grade_item(self, exercise: Exercise, item: Item, sub: notebook.Submission,
                     blank: dict[str, str], reference: expected.ReferenceRun,
-                    held: list[tuple[str, ...]], hide: tuple[str, ...]) -> ItemResult:
+                    held: list[tuple[str, ...]], hide: tuple[str, ...],
+                    clock: "_Clock | None" = None) -> ItemResult:
+        clock = clock or _Clock(time.monotonic())
+        figure = ""
+
         def result(status: Status, message: str = "", hint: str = item.hint) -> ItemResult:
             score = item.points if status == "passed" else 0.0
-            return ItemResult(item.id, score, item.points, status, message, hint)
+            return ItemResult(item.id, score, item.points, status, message, hint,
+                              figure=figure)
 
         if item.manual:
             answer = sub.cells.get(item.id, "")
@@ -184,11 +256,12 @@ class Grader:
                                    "deleted or replaced: copy it back from the blank notebook")
         if item.id in blank and _normalise(source) == _normalise(blank[item.id]):
             return result("failed", "not answered yet: the cell still holds the blank template")
-        for index, case in enumerate(item.cases):
+        batch = [requests.request(exercise, item, case, source, sub.imports, self.limits, hide)
+                 for case in item.cases]
+        runs = runner.run_cases(batch) if batch else []
+        for index, (case, run) in enumerate(zip(item.cases, runs)):
             prefix = (f"on a hidden case ({case.describe}): " if case.hidden else
                       (f"on {case.describe}: " if len(item.cases) > 1 else ""))
-            run = runner.run(requests.request(exercise, item, case, source, sub.imports, self.limits,
-                                       hide))
             if run.protections is not None:
                 held.append(run.protections)
             if run.status == "unfilled":
@@ -201,11 +274,14 @@ class Grader:
             if run.status == "error":
                 status: Status = "error" if run.kind in _RUN_ERRORS else "failed"
                 return result(status, prefix + run.message)
+            figure = figure or _figure(run.observation)
+            compared = time.monotonic()
             for expect in item.expects:
                 verdict = compare.check(expect, run.observation, reference.cases[(item.id, index)],
                                         hidden=case.hidden)
                 if not verdict.ok:
                     return result("failed", prefix + verdict.message, expect.hint or item.hint)
+            clock.add("comparison", time.monotonic() - compared)
         return result("passed")
 
     def _with_state(self, exercise: Exercise, item: Item, res: ItemResult, run: kernel.Execution,

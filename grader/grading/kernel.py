@@ -70,6 +70,8 @@ class Execution:
     seconds: float = 0.0
     output_truncated: bool = False
     protections: tuple[str, ...] | None = None  # None: the kernel never said (it did not start)
+    startup_seconds: float = 0.0  # of ``seconds``: until the first cell could start
+    notebook: str = ""  # the executed notebook, outputs within the cap, for review
 
 
 class _CappedClient(NotebookClient):
@@ -80,9 +82,12 @@ class _CappedClient(NotebookClient):
         self._cap, self._kept, self._exempt = cap, 0, exempt_cell
         self.truncated = False
         self.current: int | None = None
+        self.first_cell_at: float | None = None
 
     async def async_execute_cell(self, cell: Any, cell_index: int, *args: Any, **kw: Any) -> Any:
         self.current = cell_index
+        if self.first_cell_at is None:
+            self.first_cell_at = time.monotonic()
         return await super().async_execute_cell(cell, cell_index, *args, **kw)
 
     def output(self, outs: list, msg: dict, display_id: Any, cell_index: int) -> Any:
@@ -267,5 +272,18 @@ def execute(nb: Any, *, state_names: Sequence[str] = (), limits: KernelLimits = 
             stopped = ("the notebook's final values could not be read back: its output was cut "
                        f"off (one output over {limits.message // MiB} MiB is refused)")
         state = found or {}
+    startup = (client.first_cell_at or time.monotonic()) - started
     return Execution(_errors(work, n_cells), stopped, state, time.monotonic() - started,
-                     client.truncated, protections)
+                     client.truncated, protections, startup, _reviewed(work, n_cells))
+
+
+def _reviewed(work: Any, n_cells: int) -> str:
+    """The executed notebook as the student wrote it: the grader's own state cell removed."""
+    import nbformat
+
+    kept = copy.copy(work)
+    kept.cells = work.cells[:n_cells]
+    try:
+        return nbformat.writes(kept)
+    except Exception:  # an output nbformat cannot write is not worth losing the grade over
+        return ""

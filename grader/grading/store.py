@@ -37,7 +37,13 @@ class ResultStore:
         digest = hashlib.sha256(data)
         digest.update(nngrade.__version__.encode())
         digest.update(grader.version_of(data, path).encode())
+        # a run that executed every notebook keeps more (cell errors, the executed notebook)
+        digest.update(b"executed" if grader.execute else b"")
         return digest.hexdigest()[:32]
+
+    def has(self, key: str) -> bool:
+        """True when a report is stored for ``key`` (it may still turn out damaged)."""
+        return (self.folder / f"{key}.json").is_file()
 
     def load(self, key: str) -> SubmissionReport | None:
         """The stored report for ``key``, or None (missing or damaged: grade again)."""

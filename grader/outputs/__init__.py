@@ -4,5 +4,5 @@
 ``text`` (terminal), ``feedback`` (Markdown and HTML pages), ``gradebook`` (CSV),
 ``gradescope`` (results.json), ``classroom`` (GitHub Classroom), ``summary`` (pass rates,
 histogram, free-text answers), ``outdir`` (the ``--out`` folder), ``export`` (the Gradescope
-autograder bundle).
+autograder bundle), ``html_table`` (the table ``nngrade.check()`` shows in a notebook).
 """

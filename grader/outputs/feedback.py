@@ -1,13 +1,15 @@
 """Per-student feedback pages: Markdown and HTML, from one template each (Jinja2).
 
 Each item shows its points, what was expected and found (the grader's message), the hint,
-and the free-text answers collected for review; then the errors of the notebook's own run.
+and the free-text answers collected for review; then the figures the student's cells drew
+(HTML only), the errors of the notebook's own run, or that it was not run as a whole.
 """
 
 from __future__ import annotations
 
 import jinja2
 
+from nngrade.grader.outputs.text import NOT_RUN
 from nngrade.grader.report import SubmissionReport
 
 _MARKDOWN = """\
@@ -46,6 +48,10 @@ _MARKDOWN = """\
 - {{ e }}
 {% endfor %}
 {%- endif %}
+{%- if not sub.executed %}
+
+{{ not_run }}
+{%- endif %}
 {%- for p in sub.problems %}
 - Note: {{ p }}
 {%- endfor %}
@@ -77,8 +83,13 @@ table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:.2em .6em}
 {% for i in sub.items if i.status == "manual" %}
 <h2><code>{{ i.id }}</code>: for your instructor to read</h2><pre>{{ i.answer or "(not answered)" }}</pre>
 {% endfor %}
+{% for i in sub.items if i.figure %}
+<h2><code>{{ i.id }}</code>: the figure your cell drew</h2>
+<img alt="the figure of {{ i.id }}, drawn on nngrade's inputs" src="data:image/png;base64,{{ i.figure }}">
+{% endfor %}
 {% if sub.cell_errors %}<h2>Your notebook's own run</h2>
 <ul>{% for e in sub.cell_errors %}<li>{{ e }}</li>{% endfor %}</ul>{% endif %}
+{% if not sub.executed %}<p>{{ not_run }}</p>{% endif %}
 {% if sub.problems %}<ul>{% for p in sub.problems %}<li>Note: {{ p }}</li>{% endfor %}</ul>{% endif %}
 {% endif %}
 </body></html>
@@ -91,9 +102,10 @@ _PAGE = jinja2.Environment(autoescape=True).from_string(_HTML)
 
 def markdown(sub: SubmissionReport) -> str:
     """The feedback of one submission as Markdown."""
-    return _MD.render(sub=sub)
+    return _MD.render(sub=sub, not_run=NOT_RUN)
 
 
 def html(sub: SubmissionReport) -> str:
-    """The feedback of one submission as a standalone HTML page."""
-    return _PAGE.render(sub=sub)
+    """The feedback of one submission as a standalone HTML page, with the figures the
+    student's plot cells drew."""
+    return _PAGE.render(sub=sub, not_run=NOT_RUN)

@@ -3,7 +3,8 @@
 ``report.json`` (the JSON contract), ``gradebook.csv``, ``feedback/<student>-<exercise>.md``
 and ``.html``, ``gradescope/<student>-<exercise>/results.json``, ``summary.md`` with
 ``scores.png``, and ``manual.md``. Grades themselves are stored in ``results/`` by
-``store`` as they finish.
+``store`` as they finish. A notebook that was run as a whole (``grade --execute``, or an
+exercise whose checks need its run) is kept, executed, in ``executed/<student>-<exercise>.ipynb``.
 """
 
 from __future__ import annotations
@@ -39,6 +40,9 @@ def write(out: Path, graded: GradeReport) -> None:
                                      ("feedback", ".html", feedback.html(sub))):
             (out / folder).mkdir(exist_ok=True)
             (out / folder / f"{name}{suffix}").write_text(text, encoding="utf-8")
+        if sub.notebook:  # the executed notebook, outputs included, for the instructor
+            (out / "executed").mkdir(exist_ok=True)
+            (out / "executed" / f"{name}.ipynb").write_text(sub.notebook, encoding="utf-8")
         gs = out / "gradescope" / name
         gs.mkdir(parents=True, exist_ok=True)
         (gs / "results.json").write_text(json.dumps(gradescope.results(sub), indent=2),

@@ -6,6 +6,9 @@ from typing import Iterable
 
 from nngrade.grader.report import SubmissionReport
 
+NOT_RUN = ("Your notebook was not run as a whole: each item was graded by running its cell "
+           "alone, with nngrade's inputs.")
+
 _MARK = {"passed": "PASS", "failed": "FAIL", "error": "ERROR", "manual": "MANUAL"}
 
 
@@ -31,6 +34,8 @@ def render_submission(sub: SubmissionReport) -> str:
     if sub.cell_errors:
         lines.append("  your notebook's own run:")
         lines += [f"    {e}" for e in sub.cell_errors]
+    if not sub.executed:
+        lines.append(f"  note: {NOT_RUN}")
     lines.append(f"  Points {_points(sub.score)}/{_points(sub.max_score)}")
     return "\n".join(lines)
 

@@ -17,6 +17,7 @@ import multiprocessing
 import os
 import random
 import secrets
+import signal
 import sys
 import traceback
 from typing import Any
@@ -76,6 +77,8 @@ def _error(kind: str, message: str, **extra: Any) -> dict[str, Any]:
 
 
 def _exception_result(exc: BaseException) -> dict[str, Any]:
+    if isinstance(exc, _CaseTimeout):
+        return _error("timeout", f"the cell ran past its {_case_time[0]:g} s limit")
     line = _cell_line(exc.__traceback__)
     where = f" (line {line} of your cell)" if line else ""
     if isinstance(exc, MemoryError) or any(w in _short(exc) for w in _MEMORY_WORDS):
@@ -115,21 +118,79 @@ def _restore(saved: dict[str, Any]) -> None:
     current.update(saved)
 
 
-def prepare(request: dict[str, Any]) -> tuple[dict[str, Any], Any]:
+def prepare(request: dict[str, Any]) -> list[tuple[Any, Any, Any]]:
     """The grader's side of a run, done before the sandbox closes: import the exercise's
-    cases (the reference folder is out of the sandbox's view later) and build the inputs.
-    Returns the cell's namespace and the probe, bound now so the cell cannot swap it."""
-    _seed(int(request.get("seed", 0)))
+    cases (the reference folder is out of the sandbox's view later), bind every case's
+    builder and probe (so the cell cannot swap them), and build the first case's inputs.
+    Returns, per case, its builder, its probe and its namespace (None until it is built)."""
     cases = importlib.import_module(request["cases_module"])
-    build, probe = getattr(cases, request["build"]), getattr(cases, request["probe"])
+    prepared: list[tuple[Any, Any, Any]] = [
+        (getattr(cases, case["build"]), getattr(cases, case["probe"]), None)
+        for case in request["cases"]]
+    build, probe, _ = prepared[0]
+    prepared[0] = (build, probe, _build(build, request["cases"][0]))
+    return prepared
+
+
+def _build(build: Any, case: dict[str, Any]) -> dict[str, Any]:
+    # a case's inputs are built just before its cell runs: a builder may keep what its
+    # probe needs in the cases module (a held-out set), so the cases cannot be built ahead
+    _seed(int(case.get("seed", 0)))
     namespace: dict[str, Any] = {"__name__": "__main__", "__builtins__": builtins}
-    namespace.update(build(**dict(request.get("args", {}))))
-    return namespace, probe
+    namespace.update(build(**dict(case.get("args", {}))))
+    return namespace
 
 
-def run(request: dict[str, Any], namespace: dict[str, Any], probe: Any) -> dict[str, Any]:
+_case_time: list[Any] = [0.0, False]
+
+
+class _CaseTimeout(BaseException):
+    """Raised in the cell when its case is past its time (a BaseException: ``except
+    Exception`` in a cell does not swallow it)."""
+
+
+def _on_alarm(signum: int, frame: Any) -> None:
+    _case_time[1] = True
+    raise _CaseTimeout
+
+
+def run_cases(request: dict[str, Any], prepared: list[tuple[Any, Any, Any]],
+              timeout: float) -> dict[str, Any]:
+    """Run the cell on each prepared case in turn, each with ``timeout`` seconds, and stop
+    at the first that does not end well (grading stops there too, and a case that went wrong
+    may have left the process in any state). Returns the results of the cases run."""
+    results = []
+    _case_time[0] = timeout
+    for index, ((build, probe, namespace), case) in enumerate(zip(prepared, request["cases"])):
+        if namespace is None:
+            try:
+                namespace = _build(build, case)
+            except BaseException as exc:
+                # not the student's doing (a builder that needs what the sandbox hides, say):
+                # the grader runs the cases again one sandbox each, built before it closes
+                return _error("internal", f"{type(exc).__name__}: {_short(exc)}")
+        _case_time[1] = False
+        signal.signal(signal.SIGALRM, _on_alarm)
+        signal.setitimer(signal.ITIMER_REAL, timeout)
+        try:
+            result = run({**request, **case}, namespace, probe, first=index == 0)
+        except _CaseTimeout:  # in the grader's own steps around the cell: the same verdict
+            result = _error("timeout", f"the cell ran past its {timeout:g} s limit")
+        finally:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+        if _case_time[1]:  # a cell that caught the clock's exception is still out of time
+            result = _error("timeout", f"the cell ran past its {timeout:g} s limit")
+        results.append(result)
+        if result.get("status") != "ok":
+            break
+    return {"status": "ok", "cases": results}
+
+
+def run(request: dict[str, Any], namespace: dict[str, Any], probe: Any,
+        first: bool = True) -> dict[str, Any]:
     """Run the cell on its prepared inputs, then the probe; returns the plain result (no
-    exception escapes). Runs inside the sandbox, with no privilege left."""
+    exception escapes but ``_CaseTimeout``). Runs inside the sandbox, with no privilege
+    left; the system-call filter is loaded before the ``first`` case's cell."""
     built = dict(namespace)
     # the notebook's imports run inside the sandbox: an import runs code too
     for statement in request.get("preamble", ()):
@@ -142,7 +203,7 @@ def run(request: dict[str, Any], namespace: dict[str, Any], probe: Any) -> dict[
     pristine.top_up()
     restore_libraries = pristine.restore  # bound before the cell can replace it
     # last step before student code: the filter also forbids what building the sandbox needed
-    if request.get("isolate", True) and syscalls.restrict(
+    if first and request.get("isolate", True) and syscalls.restrict(
             allow_processes=bool(request.get("processes"))):
         request["protections"].append(syscalls.FILTERED)
     _seed(int(request.get("seed", 0)))
@@ -212,12 +273,13 @@ def _encode(result: dict[str, Any], protections: list[str], limit: int) -> bytes
 
 
 def _enclose(request: dict[str, Any], limits: _limits.Limits, workdir: str,
-             send: Any) -> tuple[list[str], Any]:
+             send: Any, cases: int = 1) -> tuple[list[str], Any]:
     """Sandbox the rest of this run (``namespaces.enclose``): this process becomes the
     supervisor, which only relays (``channel``); its child runs the cell. Returns, in the
     child, the protections and the channel to the supervisor (None when unenclosed)."""
+    cpu = limits.timeout * cases  # each case gets the item's time, the run all of them
     if not request.get("isolate", True):
-        _limits.apply(limits)
+        _limits.apply(limits, cpu_seconds=cpu)
         return [], None
     key = secrets.token_bytes(32)
     to_cell_r, to_cell_w = os.pipe()
@@ -255,7 +317,8 @@ def _enclose(request: dict[str, Any], limits: _limits.Limits, workdir: str,
 
     try:
         held, enclosed = namespaces.enclose(view_for, os.path.join(workdir, ".view"), workdir,
-                                            supervise, before_fork=lambda: _limits.apply(limits))
+                                            supervise,
+                                            before_fork=lambda: _limits.apply(limits, cpu_seconds=cpu))
     except OSError as exc:  # in the child: a view that could not be built runs nothing
         channel.Cell(from_cell_w, to_cell_r).send(
             wire.dumps(_error("internal", f"the sandbox could not be built: {exc}")))
@@ -291,16 +354,16 @@ def child_main(request: dict[str, Any], conn: Any, workdir: str) -> None:
     sys.stdout = _BoundedText(limits.output)
     sys.stderr = _BoundedText(limits.output)
     try:
-        namespace, probe = prepare(request)
+        prepared = prepare(request)
     except BaseException as exc:  # the grader's own inputs failed: not the student's doing
         send(_encode(_error("internal", f"{type(exc).__name__}: {_short(exc)}"), [],
                      limits.result))
         os._exit(0)
-    held, cell = _enclose(request, limits, workdir, send)
+    held, cell = _enclose(request, limits, workdir, send, len(prepared))
     request["protections"] = held
     if cell is not None:  # the cell's process never holds the grader's channel (closed above)
         send = cell.send
-    result = run(request, namespace, probe)
+    result = run_cases(request, prepared, limits.timeout)
     payload = _encode(result, request["protections"], limits.result)
     try:
         send(payload)

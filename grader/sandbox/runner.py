@@ -97,15 +97,18 @@ class RunRequest:
     isolate: bool = True
     limits: Limits = Limits()
 
-    def to_dict(self) -> dict[str, Any]:
+    def case(self) -> dict[str, Any]:
+        """The part of the request that differs from one case of an item to the next."""
+        return {"build": self.build, "probe": self.probe, "args": dict(self.args),
+                "seed": self.seed}
+
+    def to_dict(self, cases: Sequence["RunRequest"] = ()) -> dict[str, Any]:
+        """Plain data for the child: this request, run on its own case and ``cases``."""
         return {
             "source": self.source,
             "cases_module": self.cases_module,
-            "build": self.build,
-            "probe": self.probe,
+            "cases": [self.case(), *(other.case() for other in cases)],
             "writes": list(self.writes),
-            "args": dict(self.args),
-            "seed": self.seed,
             "preamble": list(self.preamble),
             "env": dict(self.env),
             "hide": list(self.hide),
@@ -159,18 +162,58 @@ def _died(exitcode: int | None, limits: Limits) -> RunResult:
 
 def run(request: RunRequest) -> RunResult:
     """Run ``request`` in a fresh limited child; never raises for anything the cell does."""
+    return run_cases([request])[0]
+
+
+# the child's own clock stops a case at its time; the grader's waits a little longer, so the
+# child's sentence (which case) arrives first, and stops a cell that silences that clock
+_GRACE = 1.0
+
+
+def run_cases(batch: Sequence[RunRequest]) -> list[RunResult]:
+    """Run one item's cell on several cases in one sandbox, one after the other, each case
+    with its own inputs, namespace, seed and time limit; never raises for anything the cell
+    does. Returns a result per case run, in order, stopping after the first that does not
+    end ``ok``. The requests must differ only in their case (build, probe, args, seed).
+
+    One sandbox for an item's cases costs one fork, one view and one filter instead of
+    one per case. When it ends without a result for each (a crash, the memory cap, a cell
+    that blocked the clock, a result too large or refused), the cases are run again one
+    sandbox each, so that the result says which case did it."""
+    first = batch[0]
+    common = {k: v for k, v in first.to_dict().items() if k != "cases"}
+    for other in batch[1:]:
+        if {k: v for k, v in other.to_dict().items() if k != "cases"} != common:
+            raise ValueError("the requests of one batch must differ only in their case")
+    results = _launch(first, batch[1:])
+    if results is not None:
+        return results
+    again: list[RunResult] = []
+    for request in batch:
+        alone = _launch(request, ())
+        again.append(alone[0] if alone else RunResult("error", kind="garbled",
+                                                      message="the result could not be read"))
+        if again[-1].status != "ok":
+            break
+    return again
+
+
+def _launch(request: RunRequest, more: Sequence[RunRequest]) -> list[RunResult] | None:
+    """One sandbox for ``request``'s case and ``more``: a result per case run, or None when
+    a batch of several ended without them (the caller runs them one by one)."""
     limits = request.limits
+    n_cases = 1 + len(more)
     workdir = tempfile.mkdtemp(prefix="nngrade-run-")
     ctx = _ctx()
     receiver, sender = ctx.Pipe(duplex=False)
-    proc = ctx.Process(target=child.child_main, args=(request.to_dict(), sender, workdir))
+    proc = ctx.Process(target=child.child_main, args=(request.to_dict(more), sender, workdir))
     started = time.monotonic()
     try:
         _start(proc)
         sender.close()
         data: bytes | None = None
         outcome: RunResult | None = None
-        if receiver.poll(limits.timeout):
+        if receiver.poll(limits.timeout * n_cases + _GRACE):
             try:
                 data = receiver.recv_bytes(maxlength=limits.result)
             except EOFError:
@@ -188,34 +231,60 @@ def run(request: RunRequest) -> RunResult:
         if outcome is None and data is None:
             outcome = _died(proc.exitcode, limits)
         if outcome is not None:
-            return RunResult(outcome.status, None, outcome.kind, outcome.message, seconds)
-        return _decode(data, limits, seconds)
+            results = [RunResult(outcome.status, None, outcome.kind, outcome.message, seconds)]
+        else:
+            results = _decode(data, limits, seconds)
+        if n_cases > 1 and (len(results) != n_cases and results[-1].status == "ok"
+                            or _whole_run_failed(results)):
+            return None
+        return results
     finally:
         receiver.close()
         shutil.rmtree(workdir, ignore_errors=True)
 
 
-def _decode(data: bytes | None, limits: Limits, seconds: float) -> RunResult:
+def _whole_run_failed(results: list[RunResult]) -> bool:
+    # a result of the sandbox as a whole, not of one case (see ``_decode``)
+    return len(results) == 1 and results[0].protections is None and results[0].status == "error"
+
+
+def _decode(data: bytes | None, limits: Limits, seconds: float) -> list[RunResult]:
+    """The results of the cases a child ran; a single result with no protections when the
+    run as a whole failed (the grader's inputs, a refused or unreadable result)."""
+    def garbled() -> list[RunResult]:
+        return [RunResult("error", kind="garbled", message="the result could not be read",
+                          seconds=seconds)]
+
     try:
         result = wire.loads(data or b"")
     except wire.ObservationError as exc:
-        return RunResult("error", kind="garbled", message=f"the result could not be read: {exc}",
-                         seconds=seconds)
+        return [RunResult("error", kind="garbled", message=f"the result could not be read: {exc}",
+                          seconds=seconds)]
+    if not isinstance(result, dict):
+        return garbled()
+    held = result.get("protections")
+    if not isinstance(result.get("cases"), list) or not result["cases"]:
+        one = _one(result, limits, seconds, None)  # composed for the whole run
+        return [one] if one is not None else garbled()
+    # a result the supervisor composed (the cell's process died) reports no protections
+    protections = tuple(str(p) for p in held) if isinstance(held, list) else None
+    share = seconds / len(result["cases"])
+    found = [_one(case, limits, share, protections) for case in result["cases"]]
+    return garbled() if any(r is None for r in found) else [r for r in found if r is not None]
+
+
+def _one(result: Any, limits: Limits, seconds: float,
+         protections: tuple[str, ...] | None) -> RunResult | None:
     if not isinstance(result, dict) or result.get("status") not in ("ok", "unfilled", "error"):
-        return RunResult("error", kind="garbled", message="the result could not be read",
-                         seconds=seconds)
+        return None
     kind = str(result.get("kind", ""))
     if kind not in RUN_KINDS:
-        return RunResult("error", kind="garbled", message="the result could not be read",
-                         seconds=seconds)
+        return None
     message = str(result.get("message", ""))
     if kind == "memory" and "together" not in message:  # a MemoryError: say which cap
         message = f"the cell used more than {limits.describe_memory()} of memory"
-    # a result the supervisor composed (the cell's process died) reports no protections
-    held = result.get("protections")
-    protections = tuple(str(p) for p in held) if isinstance(held, list) else None
     return RunResult(cast(RunStatus, result["status"]), result.get("observation"),
                      cast(RunKind, kind), message, seconds, protections)
 
 
-__all__ = ["RunRequest", "RunResult", "preload", "run", "start_server"]
+__all__ = ["RunRequest", "RunResult", "preload", "run", "run_cases", "start_server"]

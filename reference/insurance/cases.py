@@ -16,7 +16,7 @@ import pandas as pd
 import torch
 from torch import nn
 
-from nngrade.grader.probes import ProbeError, attempt, build_nothing
+from nngrade.grader.probes import ProbeError, attempt, build_nothing, figure
 
 COLUMNS = ["age", "sex", "bmi", "children", "smoker", "region", "charges"]
 
@@ -279,4 +279,4 @@ def probe_figure(ns: dict[str, Any], **_: Any) -> dict[str, Any]:
                     series += [offsets[:, 0], offsets[:, 1]]
     if not series:
         raise ProbeError("the cell drew no data: plot the test set's actual and predicted charges")
-    return {"series": [np.sort(s.ravel()) for s in series]}
+    return {"series": [np.sort(s.ravel()) for s in series], **figure()}

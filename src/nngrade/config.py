@@ -23,3 +23,5 @@ MESSAGE_CHARS = 300  # of one exception message shown to a student
 PROBLEM_CHARS = 200  # of a schema or start-up problem quoted in a report
 ANSWER_CHARS = 20_000  # of one free-text answer collected for manual review
 PROTECTIONS_BYTES = 4096  # of the kernel's report of its protections
+FIGURE_KEY = "__figure__"  # where a probe's observation carries the PNG of the cell's figure
+FIGURE_BYTES = 400_000  # of that PNG: a larger one is left out of the review, not the grade

@@ -12,6 +12,9 @@
     │                            worker, the scheduler gone)
     ├── SubmissionError          one notebook cannot be graded at all; costs that notebook only
     ├── UsageError               the command was given something it cannot use
+    │   ├── NotebookNotFoundError nngrade.check() cannot tell which notebook file to grade
+    │   └── UnknownItemError     nngrade.check(ITEM) names an item the notebook does not have
+    ├── CheckRunError            nngrade.check()'s grader process ended without a report
     ├── ObservationError         bytes from a sandbox that are not a valid observation
     └── ProbeError               a probe cannot inspect what a cell produced (a student's sentence)
         └── ForbiddenCall        a from-scratch function called a library function it may not
@@ -70,6 +73,19 @@ class SubmissionError(NngradeError):
 
 class UsageError(NngradeError):
     """The command was given something it cannot use (a path that does not exist)."""
+
+
+class NotebookNotFoundError(UsageError):
+    """``nngrade.check()`` cannot tell which notebook file the kernel runs (or the given path
+    is not a notebook file)."""
+
+
+class UnknownItemError(UsageError):
+    """``nngrade.check(ITEM)`` names an item id the notebook does not have."""
+
+
+class CheckRunError(NngradeError):
+    """The grader process that ``nngrade.check()`` started ended without printing a report."""
 
 
 class ObservationError(NngradeError, ValueError):
