@@ -8,10 +8,11 @@ scores, 2 when grading itself broke; ``validate`` 0 when every exercise validate
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import sys
 from pathlib import Path
-from typing import Sequence
+from typing import Callable, Sequence
 
 from tqdm import tqdm
 
@@ -54,11 +55,19 @@ def _course(args: argparse.Namespace) -> courses.Course:
 def _grader(args: argparse.Namespace, private: Sequence[Path] = (),
             course: courses.Course | None = None) -> Grader:
     """A Grader for these options; ``private`` folders are hidden from student code."""
+    return _grader_factory(args, private, course)()
+
+
+def _grader_factory(args: argparse.Namespace, private: Sequence[Path] = (),
+                    course: courses.Course | None = None) -> Callable[[], Grader]:
+    """What builds the Grader for these options: picklable, so cluster workers build theirs
+    with the same options."""
     hidden = tuple(str(p) for p in private)
     if args.timeout is None:
-        return Grader(private=hidden, execute=args.execute, course=course)
-    return Grader(Limits(timeout=args.timeout), kernel.KernelLimits(cell_timeout=args.timeout),
-                  private=hidden, execute=args.execute, course=course)
+        return functools.partial(Grader, private=hidden, execute=args.execute, course=course)
+    return functools.partial(Grader, Limits(timeout=args.timeout),
+                             kernel.KernelLimits(cell_timeout=args.timeout), private=hidden,
+                             execute=args.execute, course=course)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -92,6 +101,9 @@ def _parser() -> argparse.ArgumentParser:
     grade.add_argument("--jobs", type=int, default=batch.default_jobs(),
                        help="submissions graded at once (default: the number of cores)")
     grade.add_argument("--quiet", action="store_true", help="no progress on stderr")
+    grade.add_argument("--cluster", metavar="ADDRESS",
+                       help="grade on a Dask cluster: a scheduler's tcp://HOST:8786, or local:N "
+                            "for N worker processes on this machine (needs nngrade[cluster])")
     grade.add_argument("--regrade", action="store_true",
                        help="grade everything again, even what --out already holds")
     grade.add_argument("--execute", action="store_true",
@@ -206,9 +218,17 @@ def _grade(args: argparse.Namespace) -> int:
     if args.out:
         private.append(args.out.resolve())
     with bar:
-        graded = batch.grade_all(paths, jobs=args.jobs,
-                                 grader=_grader(args, private, _course(args)),
-                                 store=store, progress=progress)
+        if args.cluster:
+            from nngrade.grader.grading import cluster
+
+            graded = cluster.grade_all(paths, address=args.cluster,
+                                       factory=_grader_factory(args, private, _course(args)),
+                                       store=store,
+                                       progress=progress)
+        else:
+            graded = batch.grade_all(paths, jobs=args.jobs,
+                                     grader=_grader(args, private, _course(args)),
+                                     store=store, progress=progress)
     _warn_protections(graded.submissions)
     if args.out:
         from nngrade.grader.outputs import outdir  # feedback pages, plots: only when asked

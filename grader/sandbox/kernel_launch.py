@@ -40,14 +40,22 @@ def _become_kernel(rest: list[str], held: list[str], report: int | None, filtere
 
 def _wait_for(child: int) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # interrupts are the kernel's to handle
+    # the grader that started this launcher may be killed (a Dask worker that dies, a grader
+    # ended by SIGKILL): the kernel must not outlive it, so the wait wakes to check
+    parent = os.getppid()
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGCHLD})
     while True:
         try:
-            _, status = os.waitpid(child, 0)
-            break
+            done, status = os.waitpid(child, os.WNOHANG)
         except ChildProcessError:
             os._exit(1)
         except InterruptedError:
             continue
+        if done:
+            break
+        if os.getppid() != parent:
+            os.kill(child, signal.SIGKILL)
+        signal.sigtimedwait({signal.SIGCHLD}, 0.5)
     os._exit(os.waitstatus_to_exitcode(status) & 0xFF)
 
 

@@ -9,7 +9,9 @@
     │   ├── DeclarationError     an exercise's declaration does not fit its cases or reference
     │   ├── CourseError          a course folder or package is missing or not shaped as one
     │   ├── ReleaseError         a student release is missing, damaged or would leak the reference
-    │   └── ReferenceFailure     the reference, or the grader's own inputs, failed
+    │   ├── ReferenceFailure     the reference, or the grader's own inputs, failed
+    │   └── ClusterError         the Dask cluster cannot grade (not installed, a differing
+    │                            worker, the scheduler gone)
     ├── SubmissionError          one notebook cannot be graded at all; costs that notebook only
     ├── UsageError               the command was given something it cannot use
     │   ├── NotebookNotFoundError nngrade.check() cannot tell which notebook file to grade
@@ -70,6 +72,11 @@ class ReferenceFailure(SetupError):
     """The reference solution failed (a case, or the reference notebook's own run); or the
     grader's own inputs failed while a student's cell was graded. A problem of the package,
     never of the student."""
+
+
+class ClusterError(SetupError):
+    """Grading on a Dask cluster cannot start or go on: ``distributed`` is not installed, a
+    worker runs another nngrade or reference, or the scheduler went away."""
 
 
 class SubmissionError(NngradeError):
