@@ -109,9 +109,10 @@ def test_solution_of_an_unknown_exercise_exits_2(tmp_path, capsys):
     assert "no exercise" in capsys.readouterr().err
 
 
-def test_validate_passes_on_exercise_01(capsys):
-    assert main(["validate", STEM]) == 0
-    assert "ok   01_insurance_regression" in capsys.readouterr().out
+def test_validate_passes_on_an_exercise(capsys):
+    # 05 is cheap to run three times; 01's trained check is validated by its own tests
+    assert main(["validate", "05"]) == 0
+    assert "ok   05_edge_detection" in capsys.readouterr().out
 
 
 def test_gradescope_bundle_grades_a_submission_laid_out_as_gradescope_does(tmp_path):

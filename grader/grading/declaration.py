@@ -17,6 +17,7 @@ from typing import Any, Mapping
 
 from nngrade.errors import DeclarationError
 from nngrade.grader.spec import Exercise
+from nngrade.grader.grading import parsing
 
 
 def _defined_names(module: str) -> set[str]:
@@ -29,7 +30,7 @@ def _defined_names(module: str) -> set[str]:
     if spec is None or not spec.origin or not spec.origin.endswith(".py"):
         raise DeclarationError(f"the cases module {module} cannot be found")
     with open(spec.origin, encoding="utf-8") as source:
-        tree = ast.parse(source.read(), spec.origin)
+        tree = parsing.parse(source.read(), spec.origin)
     names: set[str] = set()
     for node in tree.body:
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):

@@ -19,6 +19,7 @@ import nbformat
 
 from nngrade.config import METADATA_KEY, PROBLEM_CHARS
 from nngrade.errors import SubmissionError
+from nngrade.grader.grading import parsing
 
 MAX_NOTEBOOK_BYTES = 50 * 1024**2
 _MAGIC = re.compile(r"^\s*[%!]")
@@ -95,7 +96,7 @@ def _imports(source: str) -> list[str]:
     """Top-level import statements of a cell, so an item run has the notebook's imports."""
     code = "\n".join("" if _MAGIC.match(line) else line for line in source.splitlines())
     try:
-        tree = ast.parse(code)
+        tree = parsing.parse(code)
     except (SyntaxError, ValueError, RecursionError, MemoryError):
         return []
     return [ast.unparse(node) for node in tree.body if isinstance(node, (ast.Import, ast.ImportFrom))]

@@ -20,6 +20,7 @@ from collections import defaultdict
 from pathlib import Path
 
 from nngrade.errors import ReleaseError
+from nngrade.grader.grading import parsing
 
 REFUSED = ("solution", "checks")  # modules of a reference that never ship
 
@@ -29,7 +30,7 @@ class _Module:
 
     def __init__(self, name: str, path: Path) -> None:
         self.name, self.path = name, path
-        self.tree = ast.parse(path.read_text(encoding="utf-8"), str(path))
+        self.tree = parsing.parse(path.read_text(encoding="utf-8"), str(path))
         self.binds: dict[str, list[int]] = defaultdict(list)
         self.always: set[int] = set()
         for index, node in enumerate(self.tree.body):
