@@ -209,3 +209,21 @@ def test_the_sample_reference_is_still_graded_full_marks_in_the_new_sandbox(tmp_
     solution.write_solution(VANISHING, path)
     sub = _grade([path], capsys)["submissions"][0]
     assert sub["score"] == sub["max_score"] and not sub["cell_errors"]
+
+
+def test_a_cell_that_catches_the_clock_to_answer_late_loses_its_item(tmp_path, capsys):
+    # the item's cases share one sandbox and each has its own clock, an exception in the
+    # cell: catching it to finish anyway (here: with a right answer) buys nothing
+    late = ("import time\n"
+            "try:\n"
+            "    time.sleep(60)\n"
+            "except BaseException:\n"
+            "    pass\n" + VANISHING.solution["vanishing.sigmoid"])
+    nb = notebook_with(VANISHING, {"vanishing.sigmoid": late}, rest="blank")
+    path = tmp_path / "late" / f"{VANISHING.stem}.ipynb"
+    path.parent.mkdir()
+    nbformat.write(nb, str(path))
+    sub = _grade([path], capsys, "--timeout", "2")["submissions"][0]
+    item = {i["id"]: i for i in sub["items"]}["vanishing.sigmoid"]
+    assert item["score"] == 0 and item["status"] == "error", item
+    assert "ran past its 2 s limit" in item["message"]
