@@ -14,6 +14,7 @@ from nngrade.grader.grading import declaration, expected, notebook, solution
 from nngrade.grader.grading.grade import Grader
 from nngrade.grader.spec import Case, Exercise, Expect, Item
 from nngrade.reference import load_exercise
+from grading import kernels_running
 
 VANISHING = load_exercise("04")
 
@@ -131,6 +132,7 @@ def test_a_class_gets_the_same_grades_with_and_without_running_each_notebook(
     # only the run of the whole notebook sees the scratch cell, and only it is kept
     assert not any(s["executed"] or s["cell_errors"] for s in alone.values())
     assert all(s["executed"] for s in whole.values())
+    assert kernels_running() == 0  # no kernel started ahead is left running
     assert all("ValueError: a scratch cell" in s["cell_errors"][-1] for s in whole.values())
     assert not (tmp_path / "alone" / "executed").exists()
     kept = nbformat.read(str(tmp_path / "whole" / "executed" / f"flip-{EDGES.stem}.ipynb"),

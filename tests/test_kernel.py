@@ -9,6 +9,8 @@ import pytest
 
 import nngrade.reference
 
+from grading import kernels_running
+
 from nngrade.grader.sandbox import namespaces
 from nngrade.grader.grading import kernel
 from nngrade.grader.sandbox.limits import MiB
@@ -125,3 +127,43 @@ def test_a_large_image_under_the_message_cap_is_dropped_from_the_kept_output():
                              "display(Image(data=b'\\x89PNG\\r\\n\\x1a\\n' + bytes(3_000_000)))",
                              "z = 5"), state_names=["z"], limits=limits)
     assert run.stopped is None and run.output_truncated and run.state == {"z": 5}
+
+
+def test_a_kernel_started_ahead_runs_one_notebook_and_the_next_gets_a_fresh_one():
+    spares = kernel.Spares(budget=3)
+    try:
+        spares.ahead()
+        spares._pending.join()
+        planned = spares._ready.tmp
+        first = kernel.execute(_nb(
+            "import builtins\nbuiltins.planted = 'alice'\nopen('planted.txt', 'w').write('a')\n"
+            "open('/tmp/planted.txt', 'w').write('a')\nmine = 1"), state_names=["mine"],
+            spares=spares)
+        second = kernel.execute(_nb(
+            "import builtins, os\n"
+            "seen = [getattr(builtins, 'planted', None), os.path.exists('planted.txt'),\n"
+            "        os.path.exists('/tmp/planted.txt'), 'mine' in globals()]"),
+            state_names=["seen"], spares=spares)
+        assert first.state == {"mine": 1} and first.stopped is None
+        assert second.state == {"seen": [None, False, False, False]}
+        # started ahead: the first run found its kernel up (its start-up is the client's
+        # connection only) and a spare for a third run is waiting
+        assert not planned.exists()  # the run that used the spare removed its folder
+        assert spares._ready is not None and spares._ready.tmp != planned
+        assert kernels_running() == 1
+    finally:
+        spares.close()
+    assert kernels_running() == 0
+
+
+def test_a_spare_of_another_kind_is_stopped_and_the_run_launches_its_own():
+    spares = kernel.Spares(budget=1)
+    try:
+        spares.ahead(limits=kernel.KernelLimits(memory=3 * 1024 * MiB))
+        run = kernel.execute(_nb("import resource\nmemory = resource.getrlimit(resource.RLIMIT_AS)[0]"),
+                             state_names=["memory"], spares=spares)
+        # the spare had 3 GiB; this run asked for the default kernel
+        assert run.state == {"memory": kernel.KernelLimits().memory}
+        assert spares._ready is None and kernels_running() == 0  # the budget was spent
+    finally:
+        spares.close()

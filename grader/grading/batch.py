@@ -99,8 +99,19 @@ def grade_all(targets: Iterable[Target], *, jobs: int = 1, grader: Grader | None
     """
     grader = grader or Grader()
     targets = list(targets)
+    stems = exercises_to_grade(targets, grader, store)
+    # a kernel started ahead overlaps the previous submission only where a core is idle
+    ahead = len(targets) if stems and jobs < (os.cpu_count() or 1) else 0
+    grader.prepare(stems, submissions=ahead)
+    try:
+        return _grade_each(targets, jobs, grader, store, progress)
+    finally:
+        grader.close()
+
+
+def _grade_each(targets: list[Target], jobs: int, grader: Grader, store: ResultStore | None,
+                progress: Callable[[SubmissionReport], None] | None) -> GradeReport:
     results: dict[int, SubmissionReport] = {}
-    grader.prepare(exercises_to_grade(targets, grader, store))
 
     def grade_one(target: Target) -> SubmissionReport:
         key = store.key(target.path, grader) if store else None

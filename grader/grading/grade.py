@@ -114,6 +114,7 @@ class Grader:
         self._refs: dict[str, expected.ReferenceRun] = {}
         self._versions: dict[str, str] = {}
         self._lock = threading.Lock()
+        self._spares: kernel.Spares | None = None
 
     def exercise_names(self) -> list[str]:
         """The stems of this grader's course (none where its reference is not installed)."""
@@ -123,20 +124,38 @@ class Grader:
         """The declaration of one of this grader's course's exercises."""
         return (self.course or courses.builtin()).load_exercise(name)
 
-    def prepare(self, stems: Sequence[str]) -> None:
+    def prepare(self, stems: Sequence[str], submissions: int = 0) -> None:
         """Ready the warm path for these exercises before the first submission: the fork
         server preloads what they declare (only that: a NumPy exercise does not wait for
-        torch) and starts in the background; unknown names are left to grading to report."""
+        torch) and starts in the background; unknown names are left to grading to report.
+        Where ``submissions`` notebooks will be run whole, kernels are started one ahead
+        (at most that many); ``close`` stops the last spare."""
         if not stems:
             return  # nothing to grade: a re-run of stored grades forks nothing
         modules: list[str] = []
+        runs = self.execute
         for stem in dict.fromkeys(stems):
             try:
-                modules += self.load_exercise(stem).preload
+                exercise = self.load_exercise(stem)
             except NngradeError:
                 continue
+            modules += exercise.preload
+            runs = runs or exercise.needs_run
         runner.preload(modules)
         runner.start_server()
+        if runs and submissions > 0:
+            self.close()
+            self._spares = kernel.Spares(budget=submissions)
+            # a batch's submission folders are among ``private``, so this is the kernel
+            # its first run asks for
+            self._spares.ahead(limits=self.kernel_limits, env=requests.sandbox_env(),
+                               hide=requests.hidden_paths(self.private))
+
+    def close(self) -> None:
+        """Stop the kernel started ahead, if any (grading can go on, without spares)."""
+        spares, self._spares = self._spares, None
+        if spares is not None:
+            spares.close()
 
     def exercise_of(self, notebook_bytes: bytes, path: str | os.PathLike[str]) -> str | None:
         """The exercise a notebook would be graded as, read as grading reads it (metadata,
@@ -217,7 +236,7 @@ class Grader:
             execution = pool.submit(kernel.execute, sub.notebook,
                                     state_names=requests.state_names(exercise),
                                     limits=self.kernel_limits, env=requests.sandbox_env(),
-                                    hide=hide) if whole else None
+                                    hide=hide, spares=self._spares) if whole else None
             held: list[tuple[str, ...]] = []
             items = [self._grade_item(exercise, item, sub, blank, reference, held, hide, clock)
                      for item in exercise.items]

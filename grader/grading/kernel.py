@@ -8,6 +8,7 @@ a per-cell timeout and a cap on the output the grader keeps.
 
 from __future__ import annotations
 
+import atexit
 import copy
 import json
 import secrets
@@ -15,6 +16,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -204,12 +206,154 @@ def _errors(nb: Any, upto: int) -> tuple[CellError, ...]:
     return tuple(found)
 
 
+@dataclass
+class _Kernel:
+    """A started kernel (its process may still be importing) and the folder it lives in."""
+
+    tmp: Path
+    cwd: Path
+    report: Path
+    km: "_BoundedKernelManager"
+    key: tuple
+
+
+def _key(limits: KernelLimits, env: dict[str, str] | None, isolated: bool,
+         hide: Sequence[str]) -> tuple:
+    # everything a kernel's launch depends on: a spare is only used for a run that would
+    # have launched exactly the same kernel
+    return (limits, tuple(sorted((env or {}).items())), isolated, tuple(hide))
+
+
+def _launch(key: tuple) -> _Kernel:
+    """Start a kernel for ``key``; returns as soon as its process is spawned."""
+    limits, env, isolated, hide = key
+    tmp = Path(tempfile.mkdtemp(prefix="nngrade-kernel-"))
+    try:
+        cwd = tmp / "work"
+        cwd.mkdir()
+        report = tmp / "protections"
+        _kernelspec(tmp / "kernels", limits, cwd if isolated else None, hide, report)
+        # over IPC (socket files in the working directory) the kernel needs no network at
+        # all; its sockets and its connection file (the key included) live in its own
+        # folder, which only this kernel's view contains
+        km = _BoundedKernelManager(
+            kernel_name=KERNEL_NAME, transport="ipc", ip=str(cwd / "kernel"),
+            connection_file=str(cwd / "connection.json"),
+            context=_bounded_context(limits.message),
+            kernel_spec_manager=KernelSpecManager(kernel_dirs=[str(tmp / "kernels")]))
+        # nothing of the grader's environment but what the allow-list names; caches in its folder
+        kernel_env = {**environment.for_sandbox(str(cwd), dict(env)),
+                      "PYDEVD_DISABLE_FILE_VALIDATION": "1", "IPYTHONDIR": str(cwd / ".ipython"),
+                      "JUPYTER_RUNTIME_DIR": str(cwd / ".jupyter"),
+                      "JUPYTER_DATA_DIR": str(cwd / ".jupyter"),
+                      "JUPYTER_CONFIG_DIR": str(cwd / ".jupyter")}
+        run_sync(km.start_kernel)(cwd=str(cwd), env=kernel_env, stdout=subprocess.DEVNULL,
+                                  stderr=subprocess.DEVNULL)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return _Kernel(tmp, cwd, report, km, key)
+
+
+def _discard(k: _Kernel) -> None:
+    _stop(k.km)
+    shutil.rmtree(k.tmp, ignore_errors=True)
+
+
+class Spares:
+    """Kernels started ahead of the run that will use them, so that a kernel's start-up
+    (a process, the sandbox, ipykernel's imports: about 0.6 s) overlaps the previous
+    submission instead of adding to it.
+
+    A spare is fresh: started before any notebook is known and used for exactly one run,
+    so nothing of one submission reaches the next. It is used only when the run would
+    have launched the same kernel (limits, environment, hidden folders); a run with
+    another kind discards it. At most ``budget`` spares are ever started (a batch knows how
+    many runs are left, so the last one starts none). ``close`` stops the spare; call it
+    when grading ends.
+    """
+
+    def __init__(self, budget: int) -> None:
+        self._lock = threading.Lock()
+        self._ready: _Kernel | None = None
+        self._pending: threading.Thread | None = None
+        self._closed = False
+        self._budget = budget
+        atexit.register(self.close)  # a library user who never closes leaves no kernel
+
+    def take(self, key: tuple) -> _Kernel | None:
+        """The spare for ``key`` if one is there and alive, else None; a spare of another
+        kind is stopped."""
+        with self._lock:
+            pending = self._pending
+        if pending is not None:  # spawned in a moment: sooner than launching another
+            pending.join()
+        with self._lock:
+            spare, self._ready = self._ready, None
+        if spare is None:
+            return None
+        if spare.key != key or not _alive(spare):
+            _discard(spare)
+            return None
+        return spare
+
+    def ahead(self, *, limits: KernelLimits = KernelLimits(), env: dict[str, str] | None = None,
+              isolated: bool = True, hide: Sequence[str] = ()) -> None:
+        """Start a spare for runs with these arguments of ``execute``, in the background."""
+        self.refill(_key(limits, env, isolated, hide))
+
+    def refill(self, key: tuple) -> None:
+        """Start a spare for ``key`` in the background, unless one is there or starting, or
+        the budget is spent."""
+        with self._lock:
+            if self._closed or self._budget <= 0 or self._ready is not None or (
+                    self._pending is not None and self._pending.is_alive()):
+                return
+            self._budget -= 1
+            self._pending = threading.Thread(target=self._start, args=(key,), daemon=True,
+                                             name="nngrade-spare-kernel")
+            self._pending.start()
+
+    def _start(self, key: tuple) -> None:
+        try:
+            spare = _launch(key)
+        except Exception:  # the run that needs it will launch its own and report why
+            return
+        with self._lock:
+            if not self._closed and self._ready is None:
+                self._ready, spare = spare, None
+        if spare is not None:
+            _discard(spare)
+
+    def close(self) -> None:
+        """Stop the spare (waiting for one that is starting); later refills do nothing."""
+        with self._lock:
+            self._closed = True
+            pending = self._pending
+        if pending is not None:
+            pending.join()
+        with self._lock:
+            spare, self._ready = self._ready, None
+        if spare is not None:
+            _discard(spare)
+        atexit.unregister(self.close)
+
+
+def _alive(k: _Kernel) -> bool:
+    try:
+        return bool(run_sync(k.km.is_alive)())
+    except Exception:
+        return False
+
+
 def execute(nb: Any, *, state_names: Sequence[str] = (), limits: KernelLimits = KernelLimits(),
             env: dict[str, str] | None = None, isolated: bool = True,
-            hide: Sequence[str] = ()) -> Execution:
+            hide: Sequence[str] = (), spares: Spares | None = None) -> Execution:
     """Run every code cell of a copy of ``nb`` in a fresh limited kernel; never raises for
     anything the notebook does. ``isolated`` cuts the kernel's network and makes all but its
-    working directory read-only (where the machine allows); ``hide`` folders are covered."""
+    working directory read-only (where the machine allows); ``hide`` folders are covered.
+    With ``spares``, the kernel is a spare started ahead when one of this kind is ready,
+    and another is started for the next run."""
     work = copy.deepcopy(nb)
     for cell in work.cells:
         if cell.get("cell_type") == "code":
@@ -217,33 +361,24 @@ def execute(nb: Any, *, state_names: Sequence[str] = (), limits: KernelLimits = 
     marker = f"NNGRADE-STATE-{secrets.token_hex(8)}:"
     n_cells = len(work.cells)
     work.cells.append(_state_cell(state_names, marker))
-    tmp = Path(tempfile.mkdtemp(prefix="nngrade-kernel-"))
-    cwd = tmp / "work"
-    cwd.mkdir()
-    report = tmp / "protections"
-    _kernelspec(tmp / "kernels", limits, cwd if isolated else None, hide, report)
-    # over IPC (socket files in the working directory) the kernel needs no network at all
-    # its sockets and its connection file (the key included) live in its own folder, which
-    # only this kernel's view contains
-    km = _BoundedKernelManager(kernel_name=KERNEL_NAME, transport="ipc", ip=str(cwd / "kernel"),
-                            connection_file=str(cwd / "connection.json"),
-                            context=_bounded_context(limits.message),
-                            kernel_spec_manager=KernelSpecManager(kernel_dirs=[str(tmp / "kernels")]))
-    client = _CappedClient(
-        work, limits.output, n_cells, km=km, timeout=int(limits.cell_timeout),
-        startup_timeout=int(limits.startup_timeout), allow_errors=True,
-        record_timing=False, ipython_hist_file=":memory:", kernel_name=KERNEL_NAME)
-    # nothing of the grader's environment but what the allow-list names; caches in its folder
-    kernel_env = {**environment.for_sandbox(str(cwd), env or {}),
-                  "PYDEVD_DISABLE_FILE_VALIDATION": "1", "IPYTHONDIR": str(cwd / ".ipython"),
-                  "JUPYTER_RUNTIME_DIR": str(cwd / ".jupyter"),
-                  "JUPYTER_DATA_DIR": str(cwd / ".jupyter"),
-                  "JUPYTER_CONFIG_DIR": str(cwd / ".jupyter")}
     started = time.monotonic()
+    key = _key(limits, env, isolated, hide)
+    try:
+        k = (spares.take(key) if spares else None) or _launch(key)
+    except Exception as exc:  # a kernel that cannot start is this submission's problem only
+        return Execution((), "the notebook could not be run: "
+                         f"{type(exc).__name__}: {str(exc)[:PROBLEM_CHARS]}",
+                         seconds=time.monotonic() - started)
+    finally:
+        if spares:
+            spares.refill(key)
+    client = _CappedClient(
+        work, limits.output, n_cells, km=k.km, timeout=int(limits.cell_timeout),
+        startup_timeout=int(limits.startup_timeout), allow_errors=True,
+        record_timing=False, kernel_name=KERNEL_NAME)
     stopped = None
     try:
-        client.execute(cwd=str(cwd), env=kernel_env, stdout=subprocess.DEVNULL,
-                       stderr=subprocess.DEVNULL)
+        client.execute()
     except CellTimeoutError:
         stopped = (f"{_where(work, client.current)} ran past its {limits.cell_timeout:g} s "
                    "limit, so the run was stopped there")
@@ -253,9 +388,9 @@ def execute(nb: Any, *, state_names: Sequence[str] = (), limits: KernelLimits = 
     except Exception as exc:  # a kernel that cannot start is this submission's problem only
         stopped = f"the notebook could not be run: {type(exc).__name__}: {str(exc)[:PROBLEM_CHARS]}"
     finally:
-        _stop(km)
-        protections = _protections(report)
-        shutil.rmtree(tmp, ignore_errors=True)
+        _stop(k.km)
+        protections = _protections(k.report)
+        shutil.rmtree(k.tmp, ignore_errors=True)
     state: dict[str, Any] = {}
     if stopped is None:
         try:
