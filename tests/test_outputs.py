@@ -3,6 +3,7 @@ store that lets a re-run grade only what changed."""
 
 import csv
 import io
+import os
 from pathlib import Path
 
 import pytest
@@ -67,6 +68,20 @@ def test_summary_gives_pass_rates_histogram_and_manual_answers(tmp_path):
     assert "### ben" in summary.manual_answers(CLASS)
 
 
+def test_the_histogram_is_drawn_again_only_when_the_scores_change(tmp_path):
+    png = tmp_path / "h.png"
+    assert summary.histogram(CLASS, png)
+    os.utime(png, ns=(1, 1))  # a time no drawing could leave
+    assert summary.histogram(list(reversed(CLASS)), png)  # the same scores: kept as it is
+    assert png.stat().st_mtime_ns == 1
+    assert summary.histogram([*CLASS, _sub("dee", [0, 0])], png)  # another class: drawn
+    assert png.stat().st_mtime_ns != 1
+    os.utime(png, ns=(1, 1))
+    png.write_bytes(png.read_bytes()[:-200])  # a file cut short is drawn again
+    assert summary.histogram([*CLASS, _sub("dee", [0, 0])], png)
+    assert png.read_bytes().endswith(b"IEND\xaeB`\x82")
+
+
 def test_out_dir_holds_every_rendering(tmp_path):
     outdir.write(tmp_path, GradeReport(tuple(CLASS)))
     names = {p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*") if p.is_file()}
@@ -89,7 +104,10 @@ class CountingGrader:
     def exercise_of(self, data, path):
         return None
 
-    def prepare(self, stems):
+    def prepare(self, stems, submissions=0):
+        pass
+
+    def close(self):
         pass
 
     def grade(self, path):

@@ -43,6 +43,7 @@ OBSERVATION_SOURCES: tuple[tuple[str, str], ...] = (
     ("nngrade", "config.py"),
     ("nngrade.grader.grading", "requests.py"),
     ("nngrade.grader.grading", "kernel.py"),
+    ("nngrade.grader.grading", "kernel_client.py"),
     ("nngrade.grader.grading", "solution.py"),
     ("nngrade.grader.grading", "expected.py"),
 )

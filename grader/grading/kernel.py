@@ -22,12 +22,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
 
-from jupyter_client.kernelspec import KernelSpecManager
-from jupyter_client.manager import AsyncKernelManager
-from jupyter_core.utils import run_sync
-from nbclient import NotebookClient
-from nbclient.exceptions import CellTimeoutError, DeadKernelError
-
 from nngrade.config import MESSAGE_CHARS, METADATA_KEY, PROBLEM_CHARS, PROTECTIONS_BYTES
 from nngrade.grader.sandbox import environment, wire
 from nngrade.grader.sandbox.limits import GiB, MiB
@@ -74,59 +68,6 @@ class Execution:
     protections: tuple[str, ...] | None = None  # None: the kernel never said (it did not start)
     startup_seconds: float = 0.0  # of ``seconds``: until the first cell could start
     notebook: str = ""  # the executed notebook, outputs within the cap, for review
-
-
-class _CappedClient(NotebookClient):
-    """A NotebookClient that keeps at most ``cap`` bytes of output for the whole run."""
-
-    def __init__(self, nb: Any, cap: int, exempt_cell: int, **kw: Any) -> None:
-        super().__init__(nb, **kw)
-        self._cap, self._kept, self._exempt = cap, 0, exempt_cell
-        self.truncated = False
-        self.current: int | None = None
-        self.first_cell_at: float | None = None
-
-    async def async_execute_cell(self, cell: Any, cell_index: int, *args: Any, **kw: Any) -> Any:
-        self.current = cell_index
-        if self.first_cell_at is None:
-            self.first_cell_at = time.monotonic()
-        return await super().async_execute_cell(cell, cell_index, *args, **kw)
-
-    def output(self, outs: list, msg: dict, display_id: Any, cell_index: int) -> Any:
-        size = len(json.dumps(msg.get("content", {}), default=str))
-        if cell_index != self._exempt:
-            if self._kept + size > self._cap:
-                self.truncated = True
-                return None
-            self._kept += size
-        return super().output(outs, msg, display_id, cell_index)
-
-
-class _BoundedKernelManager(AsyncKernelManager):
-    """A kernel manager whose client shares its zmq context (and so its socket limits)."""
-
-    def client(self, **kwargs: Any) -> Any:
-        return super().client(**{"context": self.context, **kwargs})
-
-
-def _stop(km: AsyncKernelManager) -> None:
-    # nbclient leaves a kernel it did not create running (a cell past its timeout keeps
-    # spinning): kill its process group, which takes the PID namespace down with it
-    try:
-        if km.has_kernel:
-            run_sync(km.shutdown_kernel)(now=True)
-    except Exception:  # already gone
-        pass
-
-
-def _bounded_context(max_bytes: int) -> Any:
-    # every socket to the kernel refuses messages over max_bytes, so a notebook that prints a
-    # billion characters cannot make the grader hold them in memory
-    import zmq.asyncio
-
-    context = zmq.asyncio.Context()
-    context.setsockopt(zmq.MAXMSGSIZE, max_bytes)
-    return context
 
 
 def _kernelspec(directory: Path, limits: KernelLimits, workdir: Path | None,
@@ -213,7 +154,7 @@ class _Kernel:
     tmp: Path
     cwd: Path
     report: Path
-    km: "_BoundedKernelManager"
+    km: Any  # a kernel_client.BoundedKernelManager
     key: tuple
 
 
@@ -226,6 +167,8 @@ def _key(limits: KernelLimits, env: dict[str, str] | None, isolated: bool,
 
 def _launch(key: tuple) -> _Kernel:
     """Start a kernel for ``key``; returns as soon as its process is spawned."""
+    from nngrade.grader.grading import kernel_client as jupyter
+
     limits, env, isolated, hide = key
     tmp = Path(tempfile.mkdtemp(prefix="nngrade-kernel-"))
     try:
@@ -233,22 +176,15 @@ def _launch(key: tuple) -> _Kernel:
         cwd.mkdir()
         report = tmp / "protections"
         _kernelspec(tmp / "kernels", limits, cwd if isolated else None, hide, report)
-        # over IPC (socket files in the working directory) the kernel needs no network at
-        # all; its sockets and its connection file (the key included) live in its own
-        # folder, which only this kernel's view contains
-        km = _BoundedKernelManager(
-            kernel_name=KERNEL_NAME, transport="ipc", ip=str(cwd / "kernel"),
-            connection_file=str(cwd / "connection.json"),
-            context=_bounded_context(limits.message),
-            kernel_spec_manager=KernelSpecManager(kernel_dirs=[str(tmp / "kernels")]))
+        km = jupyter.manager(KERNEL_NAME, cwd, tmp / "kernels", limits.message)
         # nothing of the grader's environment but what the allow-list names; caches in its folder
         kernel_env = {**environment.for_sandbox(str(cwd), dict(env)),
                       "PYDEVD_DISABLE_FILE_VALIDATION": "1", "IPYTHONDIR": str(cwd / ".ipython"),
                       "JUPYTER_RUNTIME_DIR": str(cwd / ".jupyter"),
                       "JUPYTER_DATA_DIR": str(cwd / ".jupyter"),
                       "JUPYTER_CONFIG_DIR": str(cwd / ".jupyter")}
-        run_sync(km.start_kernel)(cwd=str(cwd), env=kernel_env, stdout=subprocess.DEVNULL,
-                                  stderr=subprocess.DEVNULL)
+        jupyter.run_sync(km.start_kernel)(cwd=str(cwd), env=kernel_env,
+                                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
@@ -256,7 +192,9 @@ def _launch(key: tuple) -> _Kernel:
 
 
 def _discard(k: _Kernel) -> None:
-    _stop(k.km)
+    from nngrade.grader.grading import kernel_client as jupyter
+
+    jupyter.stop(k.km)
     shutil.rmtree(k.tmp, ignore_errors=True)
 
 
@@ -340,8 +278,10 @@ class Spares:
 
 
 def _alive(k: _Kernel) -> bool:
+    from nngrade.grader.grading import kernel_client as jupyter
+
     try:
-        return bool(run_sync(k.km.is_alive)())
+        return bool(jupyter.run_sync(k.km.is_alive)())
     except Exception:
         return False
 
@@ -372,23 +312,26 @@ def execute(nb: Any, *, state_names: Sequence[str] = (), limits: KernelLimits = 
     finally:
         if spares:
             spares.refill(key)
-    client = _CappedClient(
+    # nbclient and jupyter_client load only when a notebook is run (0.2 s a process)
+    from nngrade.grader.grading import kernel_client as jupyter
+
+    client = jupyter.CappedClient(
         work, limits.output, n_cells, km=k.km, timeout=int(limits.cell_timeout),
         startup_timeout=int(limits.startup_timeout), allow_errors=True,
         record_timing=False, kernel_name=KERNEL_NAME)
     stopped = None
     try:
         client.execute()
-    except CellTimeoutError:
+    except jupyter.CellTimeoutError:
         stopped = (f"{_where(work, client.current)} ran past its {limits.cell_timeout:g} s "
                    "limit, so the run was stopped there")
-    except DeadKernelError:
+    except jupyter.DeadKernelError:
         stopped = (f"the kernel died in {_where(work, client.current)}, most likely by using "
                    f"more than its {limits.memory // GiB} GiB of memory or its CPU time")
     except Exception as exc:  # a kernel that cannot start is this submission's problem only
         stopped = f"the notebook could not be run: {type(exc).__name__}: {str(exc)[:PROBLEM_CHARS]}"
     finally:
-        _stop(k.km)
+        jupyter.stop(k.km)
         protections = _protections(k.report)
         shutil.rmtree(k.tmp, ignore_errors=True)
     state: dict[str, Any] = {}
