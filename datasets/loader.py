@@ -17,14 +17,17 @@ import tempfile
 import urllib.error
 import urllib.request
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import pandas as pd
 import platformdirs
 
 from nngrade.config import APP_NAME, ENV_CACHE_DIR, ENV_DATA_DIR, ENV_OFFLINE
 from nngrade.errors import DatasetError
 
 from .registry import DATA_FILES, DataFile
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 DEFAULT_TIMEOUT = 30.0
 
@@ -168,4 +171,6 @@ def data_path(name: str, *, download: bool = True, timeout: float = DEFAULT_TIME
 def load_insurance() -> pd.DataFrame:
     """Load the medical insurance data: 1338 rows of age, sex, bmi, children, smoker, region,
     charges (see ``DATA_FILES["insurance"]``)."""
+    import pandas as pd  # here, not at import: the grader finds data files without pandas
+
     return pd.read_csv(data_path("insurance"))
