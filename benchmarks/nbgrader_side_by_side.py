@@ -13,7 +13,7 @@ each case in a plain fork of the notebook's kernel.
 Then it releases the assignment (``nbgrader generate_assignment``), writes a class of
 submissions from the released notebook (the reference, correct variants, typical mistakes,
 blank cells), grades them with ``nbgrader autograde`` and with ``nngrade grade`` (``--jobs 1``,
-``--jobs 2``, and ``--execute --jobs 1`` when the installed nngrade has that option), checks
+``--jobs 2``, and ``--execute`` with each when the installed nngrade has that option), checks
 that every item of every submission gets the same points from both, and prints seconds per
 notebook (a class's wall time, start-up included, over its size; medians of ``--repeats``
 runs) and the ratios. Both graders run with the same backend (MPLBACKEND=Agg, one OpenMP
@@ -608,7 +608,7 @@ def main() -> int:
 
     configs = [("nngrade --jobs 1", 1, False), ("nngrade --jobs 2", 2, False)]
     if supports_execute():
-        configs.append(("nngrade --execute --jobs 1", 1, True))
+        configs += [("nngrade --execute --jobs 1", 1, True), ("nngrade --execute --jobs 2", 2, True)]
     measured = measure(course, env, configs, args.repeats)
     print_summary(exercise, measured, args.students, args.repeats)
     failed = any(measured.disagreements.values())

@@ -204,6 +204,37 @@ def test_one_students_cell_cannot_reach_another_students_kernel(tmp_path, capsys
     assert item["score"] == 0 and "found []" in item["message"], item["message"]
 
 
+# run in a notebook's own kernel: the kernel started ahead for the next submission is up
+# (or starting) by now; its connection file and sockets are what a thief would need
+SPARE_HUNT = _reveal("""
+import time
+mine = os.path.dirname(os.getcwd())  # its own folder: /tmp/nngrade-kernel-*/
+deadline = time.monotonic() + 4
+while not found and time.monotonic() < deadline:
+    for pattern in ('/tmp/*/connection.json', '/tmp/*/*/connection.json', '/tmp/nngrade-kernel-*',
+                    '/proc/*/cwd/connection.json', '/proc/*/root/tmp/nngrade-kernel-*'):
+        found += [p for p in glob.glob(pattern) if not os.path.realpath(p).startswith(mine)]
+    time.sleep(0.5)
+""")
+
+
+def test_a_notebook_cannot_reach_the_kernel_started_ahead_for_the_next_student(tmp_path, capsys):
+    edges = load_exercise("05")
+    attacker = tmp_path / "a-mallory" / f"{edges.stem}.ipynb"
+    victim = tmp_path / "b-alice" / f"{edges.stem}.ipynb"
+    for path in (attacker, victim):
+        path.parent.mkdir()
+    nb = notebook_with(edges, {}, rest="reference")
+    nb.cells.append(nbformat.v4.new_code_cell(SPARE_HUNT))
+    nbformat.write(nb, str(attacker))
+    solution.write_solution(edges, victim)
+    # --jobs 1 on a machine of more cores: the victim's kernel starts during the attacker's run
+    assert (os.cpu_count() or 1) > 1
+    mallory, alice = _grade([tmp_path], capsys, "--jobs", "1", "--execute")["submissions"]
+    assert "found []" in mallory["cell_errors"][-1], mallory["cell_errors"]
+    assert alice["score"] == alice["max_score"] and not alice["cell_errors"]
+
+
 def test_the_sample_reference_is_still_graded_full_marks_in_the_new_sandbox(tmp_path, capsys):
     path = tmp_path / "ref" / f"{VANISHING.stem}.ipynb"
     solution.write_solution(VANISHING, path)
