@@ -145,6 +145,18 @@ def test_a_class_gets_the_same_grades_with_and_without_running_each_notebook(
     assert "not run as a whole" in page
 
 
+def test_a_notebook_left_blank_raises_no_false_alarm_about_missing_protections(
+        edges_class, capsys):
+    from nngrade.grader.cli import main
+
+    # no cell of it runs anywhere: no protection was missing for it
+    blank = edges_class / "blank" / f"{EDGES.stem}.ipynb"
+    assert main(["grade", str(blank), "--format", "json", "--quiet"]) == 0
+    captured = capsys.readouterr()
+    assert json.loads(captured.out)["submissions"][0]["score"] == 0
+    assert "did not allow" not in captured.err
+
+
 def test_check_runs_the_notebook_unless_told_not_to(edges_class, capsys):
     from nngrade.grader.cli import main
 

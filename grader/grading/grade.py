@@ -254,8 +254,9 @@ class Grader:
         if run.output_truncated:
             problems.append("the notebook printed more output than is kept; the rest was dropped")
         score = sum(r.score for r in items)
-        # a protection counts only if every sandboxed run of this notebook had it, its kernel too
-        protections = tuple(p for p in namespaces.REPORTED if held and all(p in h for h in held))
+        # a protection counts only if every sandboxed run of this notebook that reported had
+        # it, its kernel too; where nothing ran (every cell left blank) none was missing
+        protections = tuple(p for p in namespaces.REPORTED if all(p in h for h in held))
         timings = clock.laps
         if whole:
             timings.update({"kernel start": run.startup_seconds,
