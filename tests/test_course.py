@@ -444,6 +444,9 @@ def test_the_release_readme_gives_the_one_line_that_installs_its_wheel(builtin_r
         (REPO / "constraints.txt").read_text()
     for command in re.findall(r"^    ((?:jupyter lab|nngrade check) (\S+)/.*)$", readme, re.M):
         assert (builtin_release / command[1]).is_dir(), command[0]
+    # the project's README gives students the same line
+    students = (REPO / "README.md").read_text(encoding="utf-8").split("## For students", 1)[1]
+    assert line in students.split("\n## ", 1)[0]
 
 
 def test_a_batch_names_the_student_by_the_folder_of_a_notebook_of_the_graded_course(

@@ -48,9 +48,10 @@ README = """# {course}: a student release
 This folder is a student release of the course {course}, made by nngrade {version}.
 
 Install the checker once, from this folder (a fresh virtual environment is best). The wheel in
-dist/ is nngrade without the instructor's reference; `[student]` adds JupyterLab:
+dist/ is nngrade without the instructor's reference; `[student]` adds JupyterLab, and the
+PyTorch index gives the CPU build that constraints.txt pins (PyPI's pulls GBs of CUDA):
 
-    python3 -m pip install -c constraints.txt "dist/{wheel}[student]"
+    python3 -m pip install --extra-index-url https://download.pytorch.org/whl/cpu -c constraints.txt "dist/{wheel}[student]"
 
 Open the notebooks, fill in the TODO cells and save:
 
