@@ -431,6 +431,12 @@ def test_a_student_with_only_the_wheel_checks_the_builtin_release(builtin_releas
     hidden = sum(release.hidden_checks(i) for i in automatic)
     assert (f"{shown} of {shown} public checks pass; {hidden} hidden checks run when your "
             "instructor grades") in done.stdout, done.stdout
+    # written again from that normal (not editable) install: the very same wheel
+    again = subprocess.run([sys.executable, "-S", "-c", "from nngrade.grader.grading import "
+                            f"student_wheel; print(student_wheel.write({str(tmp_path)!r}))"],
+                           env=env, cwd=student, capture_output=True, text=True, timeout=60)
+    assert Path(again.stdout.strip()).read_bytes() == \
+        (builtin_release / "dist" / student_wheel.wheel_name()).read_bytes(), again.stderr
 
 
 def test_the_release_readme_gives_the_one_line_that_installs_its_wheel(builtin_release):

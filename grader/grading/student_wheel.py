@@ -42,9 +42,17 @@ torch==2.13.0
 _EPOCH = (1980, 1, 1, 0, 0, 0)
 
 
+def _installed() -> metadata.Distribution:
+    try:
+        return metadata.distribution(DISTRIBUTION)
+    except metadata.PackageNotFoundError:
+        raise ReleaseError("nngrade runs here without being installed (pip install it): the "
+                           "student wheel copies the installed distribution's metadata") from None
+
+
 def version() -> str:
     """The student wheel's version: the installed nngrade's, with the local label ``student``."""
-    return metadata.version(DISTRIBUTION).split("+", 1)[0] + "+" + LOCAL
+    return _installed().version.split("+", 1)[0] + "+" + LOCAL
 
 
 def wheel_name() -> str:
@@ -101,7 +109,7 @@ def package_files() -> dict[str, Path]:
 
 
 def _metadata_text() -> str:
-    installed = metadata.metadata(DISTRIBUTION)
+    installed = _installed().metadata
     lines = ["Metadata-Version: 2.1"]
     for field in COPIED_FIELDS:
         values = installed.get_all(field) or []
@@ -122,7 +130,7 @@ def _wheel_text() -> str:
 
 
 def _entry_points_text() -> str:
-    text = metadata.distribution(DISTRIBUTION).read_text("entry_points.txt")
+    text = _installed().read_text("entry_points.txt")
     if not text or "[console_scripts]" not in text:
         raise ReleaseError("the installed nngrade has no console script entry point: "
                            "reinstall nngrade")
