@@ -197,7 +197,7 @@ def _check(args: argparse.Namespace) -> int:
 
 
 def _grade(args: argparse.Namespace) -> int:
-    paths = batch.collect(args.paths)
+    paths = batch.collect(args.paths, _course(args))
     if not paths:
         print("nngrade: no notebooks found in " + " ".join(args.paths), file=sys.stderr)
         return EXIT_BROKEN

@@ -19,6 +19,7 @@ import shlex
 import shutil
 import subprocess
 import sys
+import sysconfig
 import tempfile
 import zipfile
 from pathlib import Path
@@ -29,7 +30,7 @@ import pytest
 from nngrade.config import METADATA_KEY
 from nngrade.grader.cli import main
 from nngrade.grader.grading import course as courses
-from nngrade.grader.grading import public, release, solution
+from nngrade.grader.grading import public, release, solution, student_wheel
 
 REPO = Path(__file__).resolve().parent.parent
 STEM = "01_scaling"
@@ -136,13 +137,33 @@ def release_leaks(folder: Path, course: courses.Course) -> list[str]:
                         if isinstance(v, (list, dict)) and len(v) >= 3
                         and json.dumps(v) not in public_args}
     found = []
-    for path in (p for p in folder.rglob("*") if p.is_file()):
-        text = path.read_text(encoding="utf-8", errors="replace")
-        found += [f"{path.relative_to(folder)}: solution line {line!r}" for line in lines
-                  if line in text]
-        found += [f"{path.relative_to(folder)}: hidden case {n[:60]!r}" for n in needles
-                  if n in text]
+    for name, text in _released_texts(folder):
+        # the engine writes `nngrade new`'s skeleton from its templates, so every nngrade
+        # carries that skeleton's answer: public by construction, in the wheel's engine only
+        excused = SKELETON if name.startswith("dist/") else ""
+        found += [f"{name}: solution line {line!r}" for line in lines
+                  if line in text and line not in excused]
+        found += [f"{name}: hidden case {n[:60]!r}" for n in needles
+                  if n in text and n not in excused]
     return found
+
+
+SKELETON = (REPO / "grader" / "authoring" / "skeleton.py").read_text(encoding="utf-8")
+
+
+def _released_texts(folder: Path) -> list[tuple[str, str]]:
+    """(name, text) of every file of a release, and of every member of its wheels (a zip's
+    members are compressed: its bytes would hide them)."""
+    texts = []
+    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+        name = path.relative_to(folder).as_posix()
+        if path.suffix == ".whl":
+            with zipfile.ZipFile(path) as wheel:
+                texts += [(f"{name}!{m}", wheel.read(m).decode("utf-8", errors="replace"))
+                          for m in wheel.namelist()]
+        else:
+            texts.append((name, path.read_text(encoding="utf-8", errors="replace")))
+    return texts
 
 
 # Lines that the built-in probes and the solutions both hold, because probes need them too
@@ -159,6 +180,22 @@ def test_the_leak_scan_finds_a_solution_line_and_a_hidden_input(walked, tmp_path
     with open(leaky / "cases" / "scaling" / "cases.py", "a", encoding="utf-8") as cases:
         cases.write(f"\n{exercise.solution['scaling.scale']}\nHIDDEN = {dict(hidden.args)!r}\n")
     assert len(release_leaks(leaky, courses.from_folder(walked / "mycourse"))) >= 2
+
+
+def test_the_leak_scan_finds_a_reference_file_planted_in_the_student_wheel(builtin_release,
+                                                                          tmp_path):
+    leaky = tmp_path / "leaky"
+    shutil.copytree(builtin_release, leaky)
+    wheel = leaky / "dist" / student_wheel.wheel_name()
+    exercise = courses.builtin().load_exercise(CHEAP[1])
+    package = Path(exercise.origin.reference) / exercise.cases_module.split(".")[-2]
+    with zipfile.ZipFile(wheel, "a", zipfile.ZIP_DEFLATED) as zf:
+        for name in ("solution.py", "checks.py"):
+            zf.write(package / name, f"nngrade/reference/{package.name}/{name}")
+    leaks = release_leaks(leaky, courses.builtin())
+    assert any("solution line" in leak for leak in leaks), leaks
+    assert any("hidden case" in leak for leak in leaks), leaks
+    assert all(leak.startswith(f"dist/{wheel.name}!nngrade/reference/") for leak in leaks)
 
 
 def _blocked_env(tmp_path: Path) -> dict[str, str]:
@@ -283,8 +320,10 @@ def test_the_builtin_release_checks_the_reference_notebook_on_every_public_check
         builtin_release, tmp_path, capsys):
     # in this process (a fresh one without the reference is the skeleton course's test, above:
     # the built-in's torch start-up would cost half a minute); nothing released names it
+    # (but for the student wheel's engine, which names the package it looks for)
     for path in (p for p in builtin_release.rglob("*") if p.is_file()):
-        assert "nngrade.reference" not in path.read_text(errors="replace"), path
+        if "dist" not in path.relative_to(builtin_release).parts:
+            assert "nngrade.reference" not in path.read_text(errors="replace"), path
     exercise = courses.builtin().load_exercise(CHEAP[1])
     notebook = tmp_path / f"{exercise.stem}.ipynb"
     solution.write_solution(exercise, notebook)
@@ -360,3 +399,67 @@ def test_nngrade_check_from_python_uses_the_release_where_the_reference_is_missi
     assert done.returncode == 0, done.stderr
     assert "1 of 1 public checks pass; 1 hidden check runs when your instructor grades" in \
         done.stdout, done.stdout
+
+
+def test_a_student_with_only_the_wheel_checks_the_builtin_release(builtin_release, tmp_path):
+    # the wheel installed alone (no dependencies: this venv's libraries stand for them), in a
+    # Python without site (-S): no .pth runs, so the editable install of this repository is
+    # not seen; the fork server and the sandbox's children inherit the same flag and path
+    student = tmp_path / "student"
+    shutil.copytree(builtin_release, student, ignore=shutil.ignore_patterns("dist"))
+    target = tmp_path / "site"
+    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps",
+                    "--no-index", "--target", str(target),
+                    str(builtin_release / "dist" / student_wheel.wheel_name())],
+                   check=True, capture_output=True, timeout=120)
+    libraries = dict.fromkeys([sysconfig.get_paths()["purelib"], sysconfig.get_paths()["platlib"]])
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(target), *libraries])}
+    env.pop(courses.ENV_COURSE, None)
+    probe = subprocess.run([sys.executable, "-S", "-c", "import nngrade; print(nngrade.__file__); "
+                            "import nngrade.reference"], env=env, cwd=student,
+                           capture_output=True, text=True, timeout=60)
+    assert Path(probe.stdout.strip()).is_relative_to(target), probe.stdout
+    assert "No module named 'nngrade.reference'" in probe.stderr, probe.stderr
+    exercise = courses.builtin().load_exercise(CHEAP[1])
+    solution.write_solution(exercise, student / "exercises" / f"{exercise.stem}.ipynb")
+    done = subprocess.run([sys.executable, "-S", "-m", "nngrade", "check",
+                           f"exercises/{exercise.stem}.ipynb", "--no-execute"], env=env,
+                          cwd=student, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stdout + done.stderr
+    automatic = [i for i in exercise.items if not i.manual]
+    shown = sum(not c.hidden for i in automatic for c in i.cases)
+    hidden = sum(release.hidden_checks(i) for i in automatic)
+    assert (f"{shown} of {shown} public checks pass; {hidden} hidden checks run when your "
+            "instructor grades") in done.stdout, done.stdout
+    # written again from that normal (not editable) install: the very same wheel
+    again = subprocess.run([sys.executable, "-S", "-c", "from nngrade.grader.grading import "
+                            f"student_wheel; print(student_wheel.write({str(tmp_path)!r}))"],
+                           env=env, cwd=student, capture_output=True, text=True, timeout=60)
+    assert Path(again.stdout.strip()).read_bytes() == \
+        (builtin_release / "dist" / student_wheel.wheel_name()).read_bytes(), again.stderr
+
+
+def test_the_release_readme_gives_the_one_line_that_installs_its_wheel(builtin_release):
+    readme = (builtin_release / "README.md").read_text(encoding="utf-8")
+    line = re.search(r"^    (python3 -m pip install .*)$", readme, re.M).group(1)
+    words = shlex.split(line)
+    assert words[words.index("-c") + 1] == "constraints.txt"
+    wheel = words[-1].removesuffix("[student]")
+    assert (builtin_release / wheel).is_file() and words[-1].endswith("[student]")
+    assert (builtin_release / "constraints.txt").read_text() == \
+        (REPO / "constraints.txt").read_text()
+    for command in re.findall(r"^    ((?:jupyter lab|nngrade check) (\S+)/.*)$", readme, re.M):
+        assert (builtin_release / command[1]).is_dir(), command[0]
+    # the project's README gives students the same line
+    students = (REPO / "README.md").read_text(encoding="utf-8").split("## For students", 1)[1]
+    assert line in students.split("\n## ", 1)[0]
+
+
+def test_a_batch_names_the_student_by_the_folder_of_a_notebook_of_the_graded_course(
+        walked, capsys):
+    notebook = walked / "solved" / "alice" / f"{STEM}.ipynb"
+    capsys.readouterr()
+    assert main(["grade", str(notebook), "--course", str(walked / "mycourse"), "--format",
+                 "json", "--quiet"]) == 0
+    [graded] = json.loads(capsys.readouterr().out)["submissions"]
+    assert (graded["student"], graded["score"]) == ("alice", 1)

@@ -19,7 +19,7 @@ from nngrade.errors import UsageError
 from nngrade.grader.grading.grade import Grader
 from nngrade.grader.report import GradeReport, SubmissionReport
 from nngrade.grader.grading.store import ResultStore
-from nngrade.grader.grading.course import stems_or_none
+from nngrade.grader.grading.course import Course, stems_or_none
 
 
 @dataclass(frozen=True)
@@ -30,12 +30,14 @@ class Target:
     student: str
 
 
-def collect(paths: Sequence[str]) -> list[Target]:
+def collect(paths: Sequence[str], course: Course | None = None) -> list[Target]:
     """The notebooks named by files, folders (searched recursively) and globs.
 
     In a folder of student folders (``<student>/<notebook>.ipynb``, as nbgrader and GitHub
     Classroom lay them out) the student is the folder's name; a loose notebook's student is
-    its file name. Raises UsageError for a name that matches nothing."""
+    its file name, unless it is named for an exercise of ``course`` (the course being graded;
+    default: the built-in one). Raises UsageError for a name that matches nothing."""
+    stems = set(stems_or_none(course))
     found: list[Target] = []
     for raw in paths:
         matches = [Path(m) for m in sorted(glob.glob(raw))] or [Path(raw)]
@@ -49,16 +51,16 @@ def collect(paths: Sequence[str]) -> list[Target]:
                     rel = nb.relative_to(match)
                     found.append(Target(nb, rel.parts[0] if len(rel.parts) > 1 else nb.stem))
             else:
-                found.append(Target(match, _student_of_file(match)))
+                found.append(Target(match, _student_of_file(match, stems)))
     unique: dict[Path, Target] = {}
     for target in found:
         unique.setdefault(target.path, target)
     return list(unique.values())
 
 
-def _student_of_file(path: Path) -> str:
+def _student_of_file(path: Path, stems: set[str]) -> str:
     # "alice/01_insurance_regression.ipynb": the folder names the student, not the file
-    return path.parent.name if path.stem in stems_or_none(None) and path.parent.name else path.stem
+    return path.parent.name if path.stem in stems and path.parent.name else path.stem
 
 
 def exercises_to_grade(targets: Iterable[Target], grader: Grader,

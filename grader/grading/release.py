@@ -10,6 +10,10 @@ A release is a folder of plain files::
                               description) with the reference's observation on it, how many
                               hidden checks there are; and the reference's fingerprint
     cases/<exercise>/cases.py the public part of the cases modules (``public_cases``)
+    dist/<wheel>, constraints.txt, README.md
+                              nngrade for students (``student_wheel``: the engine, data
+                              registry and blank notebooks, no reference), its torch pin, and
+                              the one line that installs it
 
 All JSON; arrays as raw bytes in base64 (``sandbox.wire``), never pickle. No solution, no
 ``checks.py``, no hidden case (neither inputs, nor description, nor expected values) is
@@ -28,7 +32,7 @@ from typing import Any
 
 import nngrade
 from nngrade.errors import ReferenceFailure, ReleaseError
-from nngrade.grader.grading import declaration, expected, requests, solution
+from nngrade.grader.grading import declaration, expected, requests, solution, student_wheel
 from nngrade.grader.grading.course import Course
 from nngrade.grader.grading.public_cases import public_modules
 from nngrade.grader.sandbox import runner, wire
@@ -39,10 +43,21 @@ log = logging.getLogger(__name__)
 MARKER = "nngrade-release.json"
 FORMAT = "nngrade-release/1"
 
-README = """This folder is a student release of the course {course}, made by nngrade {version}.
+README = """# {course}: a student release
 
-Open the notebooks in exercises/ (for example with JupyterLab), fill in the TODO cells, save,
-and check your work with
+This folder is a student release of the course {course}, made by nngrade {version}.
+
+Install the checker once, from this folder (a fresh virtual environment is best). The wheel in
+dist/ is nngrade without the instructor's reference; `[student]` adds JupyterLab, and the
+PyTorch index gives the CPU build that constraints.txt pins (PyPI's pulls GBs of CUDA):
+
+    python3 -m pip install --extra-index-url https://download.pytorch.org/whl/cpu -c constraints.txt "dist/{wheel}[student]"
+
+Open the notebooks, fill in the TODO cells and save:
+
+    jupyter lab exercises/
+
+Check your work (or run `import nngrade; nngrade.check()` in a notebook's cell):
 
     nngrade check exercises/NOTEBOOK.ipynb
 
@@ -114,7 +129,7 @@ def write(course: Course, out: str | Path, names: list[str] | None = None) -> Pa
         raise ReleaseError(f"{out} exists and is not a release: give an empty or new folder")
     exercises = [course.load_exercise(n) for n in (names or course.exercise_names())]
     runner.preload([m for exercise in exercises for m in exercise.preload])
-    for part in ("exercises", "checks", "cases", "data"):
+    for part in ("exercises", "checks", "cases", "data", "dist"):
         shutil.rmtree(out / part, ignore_errors=True)
         (out / part).mkdir(parents=True)
     roots: dict[str, set[str]] = {}
@@ -142,7 +157,9 @@ def write(course: Course, out: str | Path, names: list[str] | None = None) -> Pa
             folder = folder.parent
     manifest = {"format": FORMAT, "course": course.name, "nngrade": nngrade.__version__,
                 "exercises": sorted(records)}
-    (out / "README.txt").write_text(README.format(course=course.name,
-                                                  version=nngrade.__version__))
+    wheel = student_wheel.write(out / "dist")
+    student_wheel.write_constraints(out / "constraints.txt")
+    (out / "README.md").write_text(README.format(course=course.name, version=nngrade.__version__,
+                                                 wheel=wheel.name), encoding="utf-8")
     (out / MARKER).write_text(json.dumps(manifest, indent=2) + "\n")
     return out
