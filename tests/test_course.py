@@ -349,6 +349,11 @@ def test_the_classroom_workflow_checks_a_release_repository_with_its_public_chec
     notebook = re.search(r"NOTEBOOK: (\S+)", workflow).group(1)
     repository = tmp_path / "repository"  # the assignment's repository: a release
     shutil.copytree(walked / "mycourse-release", repository)
+    # it installs the release's student wheel, with the release's constraints
+    install = re.search(r"pip install (.*)", workflow).group(1).split()
+    assert "constraints.txt" in install and (repository / "constraints.txt").is_file()
+    wheels = [w for w in install if w.endswith(".whl")]
+    assert len(wheels) == 1 and len(list(repository.glob(wheels[0]))) == 1
     _set_cell(repository / notebook, "scaling.scale",
               "def scale(x, factor):\n    return np.asarray(x, dtype=float) * factor\n")
     monkeypatch.chdir(repository)
