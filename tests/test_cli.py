@@ -157,11 +157,15 @@ def test_ctrl_c_stops_the_class_keeps_finished_grades_and_the_rerun_grades_the_r
 
     from nngrade.grader.grading import solution
 
-    for student in ("ann", "ben", "cy"):  # blank notebooks, the quickest to grade, each its own
-        nb = json.loads(solution.blank_notebook_text(STEM))
-        nb["metadata"]["author"] = student
+    # answered notebooks of an exercise graded from its item runs alone: about half a second
+    # each, long enough to be caught between two
+    vanishing = load_exercise("04")
+    for student in ("ann", "ben", "cy"):
+        nb = solution.filled_notebook(vanishing)
+        nb.metadata["author"] = student
         (tmp_path / "class" / student).mkdir(parents=True)
-        (tmp_path / "class" / student / f"{STEM}.ipynb").write_text(json.dumps(nb))
+        (tmp_path / "class" / student / f"{vanishing.stem}.ipynb").write_text(
+            nbformat.writes(nb))
     out = tmp_path / "grades"
     args = ["grade", str(tmp_path / "class"), "--out", str(out), "--jobs", "1", "--quiet"]
     # a background job (as CI may run this suite) inherits SIGINT ignored: restore what a
