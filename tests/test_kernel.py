@@ -119,6 +119,7 @@ def test_one_output_over_the_message_cap_is_refused_with_a_sentence():
     run = kernel.execute(_nb("print('x' * 3_000_000)", "z = 5"), state_names=["z"],
                          limits=limits)
     assert run.stopped and "over 1 MiB is refused" in run.stopped
+    assert run.stopped.startswith("the output of cell 1 was cut off"), run.stopped
 
 
 def test_a_large_image_under_the_message_cap_is_dropped_from_the_kept_output():

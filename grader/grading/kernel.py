@@ -318,13 +318,20 @@ def execute(nb: Any, *, state_names: Sequence[str] = (), limits: KernelLimits = 
     client = jupyter.CappedClient(
         work, limits.output, n_cells, km=k.km, timeout=int(limits.cell_timeout),
         startup_timeout=int(limits.startup_timeout), allow_errors=True,
-        record_timing=False, kernel_name=KERNEL_NAME)
+        record_timing=False, kernel_name=KERNEL_NAME,
+        # a cell answered but its output never ended: the connection went with a refused
+        # message, and every later cell would wait for it again (4 s each)
+        raise_on_iopub_timeout=True)
     stopped = None
     try:
         client.execute()
-    except jupyter.CellTimeoutError:
-        stopped = (f"{_where(work, client.current)} ran past its {limits.cell_timeout:g} s "
-                   "limit, so the run was stopped there")
+    except jupyter.CellTimeoutError as exc:
+        if "IOPub" in str(exc):
+            stopped = (f"the output of {_where(work, client.current)} was cut off (one output "
+                       f"over {limits.message // MiB} MiB is refused), so the run was stopped there")
+        else:
+            stopped = (f"{_where(work, client.current)} ran past its {limits.cell_timeout:g} s "
+                       "limit, so the run was stopped there")
     except jupyter.DeadKernelError:
         stopped = (f"the kernel died in {_where(work, client.current)}, most likely by using "
                    f"more than its {limits.memory // GiB} GiB of memory or its CPU time")
