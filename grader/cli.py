@@ -14,7 +14,13 @@ import sys
 from pathlib import Path
 from typing import Callable, Sequence
 
-from tqdm import tqdm
+# jsonschema (imported by nbformat) builds rfc3987-syntax's grammar as it is imported, when
+# that package is there (JupyterLab brings it): 3 s of every command's start for a format
+# check ("iri") that no notebook schema asks for. The grader's process does without it.
+if "rfc3987_syntax" not in sys.modules:
+    sys.modules["rfc3987_syntax"] = None  # type: ignore[assignment]
+
+from tqdm import tqdm  # noqa: E402
 
 from nngrade.errors import NngradeError, SetupError
 from nngrade.grader.grading import batch

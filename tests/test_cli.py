@@ -205,3 +205,25 @@ def test_the_readme_grading_step_works_offline_from_a_fresh_clone_with_nothing_b
                           cwd=clone, env=env, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr
     assert "8/8  full marks" in done.stdout and "warning" not in done.stderr, done.stderr
+
+
+def test_the_grader_never_imports_rfc3987_syntax_which_costs_seconds_where_jupyterlab_is(
+        tmp_path):
+    # jsonschema (under nbformat) imports it when it is installed and builds a grammar: 3 s
+    # of every command's start on a student's machine with JupyterLab. A stand-in records
+    # any import of it.
+    fake = tmp_path / "site" / "rfc3987_syntax"
+    fake.mkdir(parents=True)
+    marker = tmp_path / "imported"
+    (fake / "__init__.py").write_text(f"open({str(marker)!r}, 'w').close()\n"
+                                      "def is_valid_syntax(kind, text):\n    return True\n")
+    env = {**os.environ, "PYTHONPATH": str(tmp_path / "site")}
+    # a command that reads and writes a notebook with nbformat (and validates it)
+    done = subprocess.run([sys.executable, "-m", "nngrade", "solution", "05", "-o",
+                           str(tmp_path / "filled.ipynb")],
+                          env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "filled.ipynb").is_file() and not marker.exists()
+    # the stand-in is what jsonschema would find: nbformat alone imports it
+    subprocess.run([sys.executable, "-c", "import nbformat"], env=env, check=True, timeout=60)
+    assert marker.exists()
