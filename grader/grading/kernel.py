@@ -152,7 +152,6 @@ class _Kernel:
     """A started kernel (its process may still be importing) and the folder it lives in."""
 
     tmp: Path
-    cwd: Path
     report: Path
     km: Any  # a kernel_client.BoundedKernelManager
     key: tuple
@@ -188,7 +187,7 @@ def _launch(key: tuple) -> _Kernel:
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    return _Kernel(tmp, cwd, report, km, key)
+    return _Kernel(tmp, report, km, key)
 
 
 def _discard(k: _Kernel) -> None:
