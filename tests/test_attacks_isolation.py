@@ -208,7 +208,9 @@ def test_one_students_cell_cannot_reach_another_students_kernel(tmp_path, capsys
 # (or starting) by now; its connection file and sockets are what a thief would need
 SPARE_HUNT = _reveal("""
 import time
-mine = os.path.dirname(os.getcwd())  # its own folder: /tmp/nngrade-kernel-*/
+# in the kernel, its own folder (/tmp/nngrade-kernel-*/, its connection file beside it); in
+# a graded cell's sandbox, nothing is its own
+mine = os.path.dirname(os.getcwd()) if os.path.exists('connection.json') else '//none'
 deadline = time.monotonic() + 1.5
 while not found and time.monotonic() < deadline:
     for pattern in ('/tmp/*/connection.json', '/tmp/*/*/connection.json', '/tmp/nngrade-kernel-*',
@@ -224,7 +226,8 @@ def test_a_notebook_cannot_reach_the_kernel_started_ahead_for_the_next_student(t
     victim = tmp_path / "b-alice" / f"{edges.stem}.ipynb"
     for path in (attacker, victim):
         path.parent.mkdir()
-    nb = notebook_with(edges, {}, rest="reference")
+    # from a graded cell (its sandbox runs while the spare is up) and from the kernel
+    nb = notebook_with(edges, {"edges.convolve2d": SPARE_HUNT}, rest="reference")
     nb.cells.append(nbformat.v4.new_code_cell(SPARE_HUNT))
     nbformat.write(nb, str(attacker))
     solution.write_solution(edges, victim)
@@ -232,6 +235,8 @@ def test_a_notebook_cannot_reach_the_kernel_started_ahead_for_the_next_student(t
     assert (os.cpu_count() or 1) > 1
     mallory, alice = _grade([tmp_path], capsys, "--jobs", "1", "--execute")["submissions"]
     assert "found []" in mallory["cell_errors"][-1], mallory["cell_errors"]
+    graded = {i["id"]: i for i in mallory["items"]}["edges.convolve2d"]
+    assert graded["score"] == 0 and "found []" in graded["message"], graded["message"]
     assert alice["score"] == alice["max_score"] and not alice["cell_errors"]
 
 
