@@ -12,7 +12,7 @@ import functools
 import json
 import sys
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 # jsonschema (imported by nbformat) builds rfc3987-syntax's grammar as it is imported, when
 # that package is there (JupyterLab brings it): 3 s of every command's start for a format
@@ -20,23 +20,23 @@ from typing import Callable, Sequence
 if "rfc3987_syntax" not in sys.modules:
     sys.modules["rfc3987_syntax"] = None  # type: ignore[assignment]
 
-from tqdm import tqdm  # noqa: E402
+# Every command imports what this module imports; what only some commands need (the kernel,
+# nbformat under notebook and solution, a release, tqdm's bar) is imported by them, so that
+# a re-run of stored grades (grade --out) loads no more than it uses.
+from nngrade.errors import NngradeError, SetupError  # noqa: E402
+from nngrade.grader.grading import batch  # noqa: E402
+from nngrade.grader.outputs import classroom  # noqa: E402
+from nngrade.grader.outputs import gradescope  # noqa: E402
+from nngrade.grader.sandbox import namespaces  # noqa: E402
+from nngrade.grader.outputs import text  # noqa: E402
+from nngrade.grader import report  # noqa: E402
+from nngrade.grader.grading.grade import Grader, exercise_stem  # noqa: E402
+from nngrade.grader.sandbox.limits import Limits  # noqa: E402
+from nngrade.grader.grading.store import ResultStore  # noqa: E402
+from nngrade.grader.grading import course as courses  # noqa: E402
 
-from nngrade.errors import NngradeError, SetupError
-from nngrade.grader.grading import batch
-from nngrade.grader.outputs import classroom
-from nngrade.grader.outputs import gradescope
-from nngrade.grader.sandbox import namespaces
-from nngrade.grader.grading import kernel
-from nngrade.grader.outputs import text
-from nngrade.grader import report
-from nngrade.grader.grading import solution
-from nngrade.grader.grading import notebook
-from nngrade.grader.grading.grade import Grader, exercise_stem
-from nngrade.grader.sandbox.limits import Limits
-from nngrade.grader.grading.store import ResultStore
-from nngrade.grader.grading import course as courses
-from nngrade.grader.grading import public
+if TYPE_CHECKING:
+    from nngrade.grader.grading import public
 
 EXIT_OK, EXIT_POINTS_LOST, EXIT_BROKEN = 0, 1, 2
 
@@ -71,6 +71,8 @@ def _grader_factory(args: argparse.Namespace, private: Sequence[Path] = (),
     hidden = tuple(str(p) for p in private)
     if args.timeout is None:
         return functools.partial(Grader, private=hidden, execute=args.execute, course=course)
+    from nngrade.grader.grading import kernel
+
     return functools.partial(Grader, Limits(timeout=args.timeout),
                              kernel.KernelLimits(cell_timeout=args.timeout), private=hidden,
                              execute=args.execute, course=course)
@@ -158,6 +160,8 @@ def _warn_protections(subs: Sequence[report.SubmissionReport]) -> None:
 def _release_for(args: argparse.Namespace) -> public.Release | None:
     """The release to check with: the one given; else none where the course's reference is
     here and knows the notebook (the full check); else one found beside the notebook."""
+    from nngrade.grader.grading import notebook, public
+
     if args.release is not None:
         return public.open_release(args.release)
     try:
@@ -184,6 +188,8 @@ def _release_for(args: argparse.Namespace) -> public.Release | None:
 def _check(args: argparse.Namespace) -> int:
     release = _release_for(args)
     if release is not None:
+        from nngrade.grader.grading import public
+
         result = public.grade(_grader(args), args.notebook, release)
     else:
         result = _grader(args, course=_course(args)).grade(args.notebook)
@@ -202,13 +208,38 @@ def _check(args: argparse.Namespace) -> int:
     return EXIT_OK if result.full_marks else EXIT_POINTS_LOST
 
 
+class _NoBar:
+    """What ``--quiet`` shows: nothing (and tqdm, 35 ms to import, is not loaded)."""
+
+    def __enter__(self) -> "_NoBar":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        pass
+
+    def set_postfix_str(self, text: str, refresh: bool = True) -> None:
+        pass
+
+    def update(self, n: int = 1) -> None:
+        pass
+
+
+def _progress_bar(total: int, quiet: bool) -> Any:
+    """The progress bar on stderr, or none with ``--quiet``."""
+    if quiet:
+        return _NoBar()
+    from tqdm import tqdm
+
+    return tqdm(total=total, unit="notebook", file=sys.stderr, dynamic_ncols=True,
+                desc="grading")
+
+
 def _grade(args: argparse.Namespace) -> int:
     paths = batch.collect(args.paths, _course(args))
     if not paths:
         print("nngrade: no notebooks found in " + " ".join(args.paths), file=sys.stderr)
         return EXIT_BROKEN
-    bar = tqdm(total=len(paths), unit="notebook", file=sys.stderr, disable=args.quiet,
-               dynamic_ncols=True, desc="grading")
+    bar = _progress_bar(len(paths), args.quiet)
     failures = [0, 0]  # not gradable, lost points
 
     def progress(sub: report.SubmissionReport) -> None:
@@ -274,6 +305,8 @@ def _export(args: argparse.Namespace) -> int:
 
 
 def _solution(args: argparse.Namespace) -> int:
+    from nngrade.grader.grading import solution
+
     path = solution.write_solution(_course(args).load_exercise(args.exercise), args.output)
     print(f"wrote {path}")
     return EXIT_OK

@@ -8,30 +8,63 @@
 from __future__ import annotations
 
 import base64
+import importlib
 import json
 import os
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, Sequence
-
-import numpy as np
+from typing import TYPE_CHECKING, Any, Sequence
 
 from nngrade.config import ANSWER_CHARS, FIGURE_KEY, METADATA_KEY
 from nngrade.errors import NngradeError, ReferenceFailure, SubmissionError
-from nngrade.grader.grading import compare, declaration
 from nngrade.grader.grading import course as courses
 from nngrade.grader.grading import expected
-from nngrade.grader.sandbox import namespaces
-from nngrade.grader.grading import kernel
-from nngrade.grader.grading import notebook
-from nngrade.grader.grading import requests
-from nngrade.grader.sandbox import runner
-from nngrade.grader.grading import solution
 from nngrade.grader.sandbox.limits import Limits
 from nngrade.grader.report import ItemResult, Status, SubmissionReport
 from nngrade.grader.spec import Exercise, Item
+
+
+class _OnUse:
+    """A module imported when one of its names is first used.
+
+    What grades a notebook (numpy, nbformat under ``notebook`` and ``solution``, the sandbox's
+    runner, the kernel) costs about 250 ms to import, and a re-run whose grades are all stored
+    (``batch`` with a ``store``) needs none of it, only ``version_of``."""
+
+    __slots__ = ("_name",)
+
+    def __init__(self, name: str) -> None:
+        self._name = name
+
+    def __getattr__(self, attr: str) -> Any:
+        # the import system's own path, safe across the batch's threads (one that asks while
+        # another imports waits for it); once imported, a look-up in sys.modules
+        return getattr(importlib.import_module(self._name), attr)
+
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from nngrade.grader.grading import compare, declaration
+    from nngrade.grader.sandbox import namespaces
+    from nngrade.grader.grading import kernel
+    from nngrade.grader.grading import notebook
+    from nngrade.grader.grading import requests
+    from nngrade.grader.sandbox import runner
+    from nngrade.grader.grading import solution
+else:
+    np = _OnUse("numpy")
+    compare = _OnUse("nngrade.grader.grading.compare")
+    declaration = _OnUse("nngrade.grader.grading.declaration")
+    namespaces = _OnUse("nngrade.grader.sandbox.namespaces")
+    kernel = _OnUse("nngrade.grader.grading.kernel")
+    notebook = _OnUse("nngrade.grader.grading.notebook")
+    requests = _OnUse("nngrade.grader.grading.requests")
+    runner = _OnUse("nngrade.grader.sandbox.runner")
+    solution = _OnUse("nngrade.grader.grading.solution")
+
 
 # kinds of sandbox failure that are errors of the run (the item shows "error"); the others
 # (missing, probe) are a wrong answer, and "internal" is the package's own failure
@@ -94,19 +127,20 @@ def _normalise(source: str) -> str:
 class Grader:
     """Grades notebooks; share one across a batch so the reference runs once."""
 
-    def __init__(self, limits: Limits = Limits(timeout=120.0), kernel_limits: kernel.KernelLimits
-                 = kernel.KernelLimits(), use_cache: bool = True,
+    def __init__(self, limits: Limits = Limits(timeout=120.0),
+                 kernel_limits: kernel.KernelLimits | None = None, use_cache: bool = True,
                  private: tuple[str, ...] = (), execute: bool = False,
                  course: courses.Course | None = None) -> None:
         """``limits.timeout`` caps every item's own timeout; ``kernel_limits`` bound the
-        notebook's own run; ``private`` names folders student code must not see (the
-        class's submissions, the output folder) besides the reference and caches.
+        notebook's own run (default: ``kernel.KernelLimits()``); ``private`` names folders
+        student code must not see (the class's submissions, the output folder) besides the
+        reference and caches.
         ``execute`` runs every notebook as a whole even when no check needs its run (for the
         cell errors in the feedback and the executed notebook); otherwise only the
         exercises whose items check what the notebook trained pay for it. ``course`` is
         where exercises are found (default: the built-in course)."""
         self.limits = limits
-        self.kernel_limits = kernel_limits
+        self._kernel_limits = kernel_limits
         self.course = course
         self.private = tuple(private) + (course.private if course else ())
         self.use_cache = use_cache
@@ -115,6 +149,14 @@ class Grader:
         self._versions: dict[str, str] = {}
         self._lock = threading.Lock()
         self._spares: kernel.Spares | None = None
+
+    @property
+    def kernel_limits(self) -> kernel.KernelLimits:
+        """The bounds of a notebook's own run (the default ones made on first use: they live
+        in ``kernel``, which a re-run of stored grades does not import)."""
+        if self._kernel_limits is None:
+            self._kernel_limits = kernel.KernelLimits()
+        return self._kernel_limits
 
     def exercise_names(self) -> list[str]:
         """The stems of this grader's course (none where its reference is not installed)."""

@@ -7,10 +7,17 @@ and the free-text answers collected for review; then the figures the student's c
 
 from __future__ import annotations
 
-import jinja2
+import functools
+import hashlib
+import json
+from dataclasses import asdict
+from typing import TYPE_CHECKING
 
 from nngrade.grader.outputs.text import NOT_RUN
 from nngrade.grader.report import SubmissionReport
+
+if TYPE_CHECKING:
+    import jinja2
 
 _MARKDOWN = """\
 # Feedback: {{ sub.exercise or "unknown exercise" }}{% if sub.student %} ({{ sub.student }}){% endif %}
@@ -95,17 +102,33 @@ table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:.2em .6em}
 </body></html>
 """
 
-_MD = jinja2.Environment(autoescape=False, keep_trailing_newline=True).from_string(_MARKDOWN)
-# Student text and messages go into the page: escape everything.
-_PAGE = jinja2.Environment(autoescape=True).from_string(_HTML)
+
+@functools.cache
+def _template(source: str, autoescape: bool) -> "jinja2.Template":
+    # compiled on first use, once per process: jinja2's import and the compile of both
+    # templates cost about 60 ms, which a re-run whose pages are all current never pays
+    import jinja2
+
+    return jinja2.Environment(autoescape=autoescape,
+                              keep_trailing_newline=True).from_string(source)
+
+
+def stamp(sub: SubmissionReport) -> str:
+    """The last line of both pages of ``sub``: a comment (invisible when rendered) naming a
+    hash of what they are drawn from, the report and the templates. A page that ends with
+    it is current (``outdir`` keeps it instead of rendering it again)."""
+    drawn_from = hashlib.sha256(json.dumps([asdict(sub), _MARKDOWN, _HTML, NOT_RUN],
+                                           sort_keys=True).encode())
+    return f"<!-- nngrade-feedback {drawn_from.hexdigest()[:32]} -->\n"
 
 
 def markdown(sub: SubmissionReport) -> str:
     """The feedback of one submission as Markdown."""
-    return _MD.render(sub=sub, not_run=NOT_RUN)
+    return _template(_MARKDOWN, False).render(sub=sub, not_run=NOT_RUN) + "\n" + stamp(sub)
 
 
 def html(sub: SubmissionReport) -> str:
     """The feedback of one submission as a standalone HTML page, with the figures the
     student's plot cells drew."""
-    return _PAGE.render(sub=sub, not_run=NOT_RUN)
+    # student text and messages go into the page: escape everything
+    return _template(_HTML, True).render(sub=sub, not_run=NOT_RUN) + stamp(sub)
