@@ -173,3 +173,11 @@ def test_a_report_says_where_a_submissions_seconds_went(edges_class, grader):
     report = grader.grade(edges_class / "ref" / f"{EDGES.stem}.ipynb")
     assert {"reference", "items", "comparison"} <= set(report.timings)
     assert sum(report.timings[k] for k in ("reference", "items")) <= report.seconds + 1e-6
+
+
+def test_a_fingerprint_reads_the_versions_importlib_metadata_gives():
+    from importlib import metadata
+
+    for dist in ("numpy", "torch", "matplotlib", "nbformat"):
+        assert expected._version(dist) == metadata.version(dist)
+    assert expected._version("no-such-distribution-of-nngrade") is None
