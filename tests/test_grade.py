@@ -122,10 +122,20 @@ def _grades(subs):
 
 
 def test_a_class_gets_the_same_grades_with_and_without_running_each_notebook(
-        edges_class, tmp_path, capsys):
+        edges_class, tmp_path, capsys, monkeypatch):
+    from nngrade.grader.grading import kernel
+
     assert not EDGES.needs_run
     alone = _graded(edges_class, capsys, "--out", str(tmp_path / "alone"))
-    whole = _graded(edges_class, capsys, "--execute", "--out", str(tmp_path / "whole"))
+    launched, discarded = [], []
+    for name, seen in (("_launch", launched), ("_discard", discarded)):
+        real = getattr(kernel, name)
+        monkeypatch.setattr(kernel, name, lambda k, real=real, seen=seen: seen.append(k) or real(k))
+    whole = _graded(edges_class, capsys, "--execute", "--jobs", "1", "--out", str(tmp_path / "whole"))
+    # with a core to spare, every notebook ran in a kernel started ahead with the exercise's
+    # modules loaded, and none was started for nothing
+    assert len(launched) == 3 and discarded == []
+    assert all(key[-1] == EDGES.preload for key in launched)
     assert _grades(alone) == _grades(whole)
     assert alone["ref"]["score"] == EDGES.max_score > alone["flip"]["score"]
     assert alone["blank"]["score"] == 0

@@ -168,3 +168,34 @@ def test_a_spare_of_another_kind_is_stopped_and_the_run_launches_its_own():
         assert spares._ready is None and kernels_running() == 0  # the budget was spent
     finally:
         spares.close()
+
+
+def test_a_kernel_started_ahead_has_the_declared_modules_loaded_but_no_name_bound():
+    spares = kernel.Spares(budget=1)
+    try:
+        # colorsys: nothing of ipykernel imports it; the unknown name must not stop the kernel
+        spares.ahead(preload=("colorsys", "nngrade_no_such_module"))
+        spares._pending.join()
+        run = kernel.execute(_nb("import os, sys\nseen = ['colorsys' in sys.modules, "
+                                 "'colorsys' in globals(), os.getcwd() in sys.path]\n"
+                                 "missing = 'nngrade_no_such_module' in sys.modules"),
+                             state_names=["seen", "missing"], spares=spares,
+                             preload=("colorsys", "nngrade_no_such_module"))
+    finally:
+        spares.close()
+    # loaded before the notebook came, yet a notebook that forgets `import colorsys` fails;
+    # the kernel's folder is not on the import path, as with ipykernel's own launcher
+    assert run.stopped is None and run.cell_errors == ()
+    assert run.state["seen"] == [True, False, False] and run.state["missing"] is False
+    assert spares._ready is None  # the spare was used: it had the run's preload
+
+
+def test_a_spare_with_other_modules_loaded_is_not_used():
+    spares = kernel.Spares(budget=1)
+    try:
+        spares.ahead(preload=("colorsys",))
+        run = kernel.execute(_nb("import sys\nloaded = 'colorsys' in sys.modules"),
+                             state_names=["loaded"], spares=spares)
+    finally:
+        spares.close()
+    assert run.state == {"loaded": False}

@@ -174,24 +174,24 @@ class Grader:
         (at most that many); ``close`` stops the last spare."""
         if not stems:
             return  # nothing to grade: a re-run of stored grades forks nothing
-        modules: list[str] = []
-        runs = self.execute
+        known: list[Exercise] = []
         for stem in dict.fromkeys(stems):
             try:
-                exercise = self.load_exercise(stem)
+                known.append(self.load_exercise(stem))
             except NngradeError:
                 continue
-            modules += exercise.preload
-            runs = runs or exercise.needs_run
-        runner.preload(modules)
+        runner.preload([m for exercise in known for m in exercise.preload])
         runner.start_server()
+        runs = [e for e in known if self.execute or e.needs_run]
         if runs and submissions > 0:
+            # the first run's kernel, with what its exercise imports already loaded
+            first = runs[0].preload
             self.close()
             self._spares = kernel.Spares(budget=submissions)
             # a batch's submission folders are among ``private``, so this is the kernel
             # its first run asks for
             self._spares.ahead(limits=self.kernel_limits, env=requests.sandbox_env(),
-                               hide=requests.hidden_paths(self.private))
+                               hide=requests.hidden_paths(self.private), preload=first)
 
     def close(self) -> None:
         """Stop the kernel started ahead, if any (grading can go on, without spares)."""
@@ -278,7 +278,8 @@ class Grader:
             execution = pool.submit(kernel.execute, sub.notebook,
                                     state_names=requests.state_names(exercise),
                                     limits=self.kernel_limits, env=requests.sandbox_env(),
-                                    hide=hide, spares=self._spares) if whole else None
+                                    hide=hide, spares=self._spares,
+                                    preload=exercise.preload) if whole else None
             held: list[tuple[str, ...]] = []
             items = [self._grade_item(exercise, item, sub, blank, reference, held, hide, clock)
                      for item in exercise.items]

@@ -71,12 +71,12 @@ class Execution:
 
 
 def _kernelspec(directory: Path, limits: KernelLimits, workdir: Path | None,
-                hide: Sequence[str], report: Path) -> None:
+                hide: Sequence[str], report: Path, preload: Sequence[str]) -> None:
     spec_dir = directory / KERNEL_NAME
     spec_dir.mkdir(parents=True)
     argv = [sys.executable, "-m", "nngrade.grader.sandbox.kernel_launch",
             "--memory", str(limits.memory), "--cpu", str(limits.cpu), "--fsize", str(64 * MiB),
-            "--report", str(report)]
+            "--report", str(report), *(a for m in preload for a in ("--preload", m))]
     if workdir is not None:
         argv += ["--workdir", str(workdir), *(a for p in hide for a in ("--hide", p))]
     argv += ["--", "-f", "{connection_file}"]
@@ -158,23 +158,23 @@ class _Kernel:
 
 
 def _key(limits: KernelLimits, env: dict[str, str] | None, isolated: bool,
-         hide: Sequence[str]) -> tuple:
+         hide: Sequence[str], preload: Sequence[str]) -> tuple:
     # everything a kernel's launch depends on: a spare is only used for a run that would
     # have launched exactly the same kernel
-    return (limits, tuple(sorted((env or {}).items())), isolated, tuple(hide))
+    return (limits, tuple(sorted((env or {}).items())), isolated, tuple(hide), tuple(preload))
 
 
 def _launch(key: tuple) -> _Kernel:
     """Start a kernel for ``key``; returns as soon as its process is spawned."""
     from nngrade.grader.grading import kernel_client as jupyter
 
-    limits, env, isolated, hide = key
+    limits, env, isolated, hide, preload = key
     tmp = Path(tempfile.mkdtemp(prefix="nngrade-kernel-"))
     try:
         cwd = tmp / "work"
         cwd.mkdir()
         report = tmp / "protections"
-        _kernelspec(tmp / "kernels", limits, cwd if isolated else None, hide, report)
+        _kernelspec(tmp / "kernels", limits, cwd if isolated else None, hide, report, preload)
         km = jupyter.manager(KERNEL_NAME, cwd, tmp / "kernels", limits.message)
         # nothing of the grader's environment but what the allow-list names; caches in its folder
         kernel_env = {**environment.for_sandbox(str(cwd), dict(env)),
@@ -199,12 +199,12 @@ def _discard(k: _Kernel) -> None:
 
 class Spares:
     """Kernels started ahead of the run that will use them, so that a kernel's start-up
-    (a process, the sandbox, ipykernel's imports: about 0.6 s) overlaps the previous
-    submission instead of adding to it.
+    (a process, the sandbox, ipykernel's imports and the exercise's declared modules:
+    0.6 s to a few seconds) overlaps the previous submission instead of adding to it.
 
     A spare is fresh: started before any notebook is known and used for exactly one run,
     so nothing of one submission reaches the next. It is used only when the run would
-    have launched the same kernel (limits, environment, hidden folders); a run with
+    have launched the same kernel (limits, environment, hidden folders, preload); a run with
     another kind discards it. At most ``budget`` spares are ever started (a batch knows how
     many runs are left, so the last one starts none). ``close`` stops the spare; call it
     when grading ends.
@@ -235,9 +235,10 @@ class Spares:
         return spare
 
     def ahead(self, *, limits: KernelLimits = KernelLimits(), env: dict[str, str] | None = None,
-              isolated: bool = True, hide: Sequence[str] = ()) -> None:
+              isolated: bool = True, hide: Sequence[str] = (),
+              preload: Sequence[str] = ()) -> None:
         """Start a spare for runs with these arguments of ``execute``, in the background."""
-        self.refill(_key(limits, env, isolated, hide))
+        self.refill(_key(limits, env, isolated, hide, preload))
 
     def refill(self, key: tuple) -> None:
         """Start a spare for ``key`` in the background, unless one is there or starting, or
@@ -287,10 +288,13 @@ def _alive(k: _Kernel) -> bool:
 
 def execute(nb: Any, *, state_names: Sequence[str] = (), limits: KernelLimits = KernelLimits(),
             env: dict[str, str] | None = None, isolated: bool = True,
-            hide: Sequence[str] = (), spares: Spares | None = None) -> Execution:
+            hide: Sequence[str] = (), spares: Spares | None = None,
+            preload: Sequence[str] = ()) -> Execution:
     """Run every code cell of a copy of ``nb`` in a fresh limited kernel; never raises for
     anything the notebook does. ``isolated`` cuts the kernel's network and makes all but its
     working directory read-only (where the machine allows); ``hide`` folders are covered.
+    The kernel imports ``preload`` (the exercise's declared modules) before the first cell,
+    binding no name: a notebook that forgets an import still fails as it would anywhere.
     With ``spares``, the kernel is a spare started ahead when one of this kind is ready,
     and another is started for the next run."""
     work = copy.deepcopy(nb)
@@ -301,7 +305,7 @@ def execute(nb: Any, *, state_names: Sequence[str] = (), limits: KernelLimits = 
     n_cells = len(work.cells)
     work.cells.append(_state_cell(state_names, marker))
     started = time.monotonic()
-    key = _key(limits, env, isolated, hide)
+    key = _key(limits, env, isolated, hide, preload)
     try:
         k = (spares.take(key) if spares else None) or _launch(key)
     except Exception as exc:  # a kernel that cannot start is this submission's problem only

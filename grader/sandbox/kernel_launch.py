@@ -4,7 +4,9 @@ The kernelspec that ``grading.kernel`` writes points here. The launcher enters t
 namespaces, applies the resource limits, then forks (``namespaces.enclose``): the child
 becomes the init of a new PID namespace, builds the kernel's view (the same allow-list as an
 item run, with the kernel's own folder writable: its connection file and sockets live
-there), drops every privilege, loads the system-call filter and execs ipykernel. So the
+there), drops every privilege, loads the system-call filter and execs ipykernel (through ``--boot``,
+which first imports the modules the exercise declares, so that a kernel started ahead has
+them loaded before the notebook arrives; the names are not bound in the notebook). So the
 kernel and anything it starts are capped, see nothing of the machine but its view, cannot
 name or signal any other process, and die together; the launcher only waits, and takes the
 kernel down with it if it is killed. What held is written to ``--report`` before the kernel
@@ -15,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import ctypes
+import importlib
 import os
 import resource
 import signal
@@ -25,7 +28,8 @@ from nngrade.grader.sandbox import limits, namespaces, syscalls, view
 PR_SET_PDEATHSIG = 1
 
 
-def _become_kernel(rest: list[str], held: list[str], report: int | None, filtered: bool) -> None:
+def _become_kernel(rest: list[str], held: list[str], report: int | None, filtered: bool,
+                   preload: list[str]) -> None:
     if sys.platform.startswith("linux"):  # the launcher killed: the namespace goes too
         ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
     if os.getppid() == 0 and namespaces.OWN_PIDS not in held:  # pid 1 of its namespace
@@ -35,7 +39,25 @@ def _become_kernel(rest: list[str], held: list[str], report: int | None, filtere
     if report is not None:
         os.write(report, ";".join(held).encode())
         os.close(report)
-    os.execv(sys.executable, [sys.executable, "-m", "ipykernel_launcher", *rest])
+    # a fresh image: nothing of the launcher (its memory, its descriptors) reaches the kernel
+    os.execv(sys.executable, [sys.executable, "-m", "nngrade.grader.sandbox.kernel_launch",
+                              "--boot", ",".join(preload), "--", *rest])
+
+
+def _boot(preload: list[str], rest: list[str]) -> None:
+    """Import ``preload`` inside the sandbox, then run ipykernel with ``rest``."""
+    # as ipykernel_launcher does: the kernel's folder (``-m`` put it first) is not searched
+    if sys.path and sys.path[0] in ("", os.getcwd()):
+        del sys.path[0]
+    for name in preload:
+        try:
+            importlib.import_module(name)
+        except Exception:  # the notebook's own import says what is wrong, in its cell
+            pass
+    sys.argv = [sys.argv[0], *rest]
+    from ipykernel import kernelapp
+
+    kernelapp.launch_new_instance()
 
 
 def _wait_for(child: int) -> None:
@@ -67,7 +89,11 @@ def _connection_file(rest: list[str]) -> str | None:
 
 
 def main(argv: list[str]) -> None:
-    """Apply the limits given on the command line, build the sandbox, then become ipykernel."""
+    """Apply the limits given on the command line, build the sandbox, then become ipykernel
+    (``--boot MODULES -- ARGS``: the last step, inside the sandbox)."""
+    if argv[:1] == ["--boot"] and argv[2:3] == ["--"]:
+        _boot([m for m in argv[1].split(",") if m], argv[3:])
+        return
     parser = argparse.ArgumentParser()
     parser.add_argument("--memory", type=int, required=True)
     parser.add_argument("--cpu", type=int, required=True)
@@ -75,6 +101,8 @@ def main(argv: list[str]) -> None:
     parser.add_argument("--workdir", help="the only writable folder; network cut")
     parser.add_argument("--hide", action="append", default=[], help="a folder to hide")
     parser.add_argument("--report", help="a file to write the protections that held to")
+    parser.add_argument("--preload", action="append", default=[],
+                        help="a module the kernel imports before the notebook's first cell")
     parser.add_argument("rest", nargs=argparse.REMAINDER)
     args = parser.parse_args(argv)
     rest = [a for a in args.rest if a != "--"]
@@ -112,7 +140,7 @@ def main(argv: list[str]) -> None:
                                      workdir, supervise, before_fork=apply_limits)
     else:
         apply_limits()
-    _become_kernel(rest, held, report, filtered=bool(args.workdir))
+    _become_kernel(rest, held, report, filtered=bool(args.workdir), preload=args.preload)
 
 
 if __name__ == "__main__":
