@@ -165,3 +165,23 @@ def test_a_damaged_stored_result_is_graded_again(tmp_path):
     (tmp_path / "k.json").write_text("{half a fi")
     assert store.load("k") is None
     assert not list(tmp_path.glob("*.tmp"))
+
+
+def test_a_feedback_page_is_rendered_again_only_when_what_it_shows_changes(tmp_path):
+    import dataclasses
+
+    outdir.write(tmp_path, GradeReport(tuple(CLASS)))
+    page = tmp_path / "feedback" / "ben-ex.html"
+    os.utime(page, ns=(1, 1))  # a time no rendering could leave
+    slower = dataclasses.replace(CLASS[1], seconds=9.0, timings={"items": 8.0})
+    outdir.write(tmp_path, GradeReport((CLASS[0], slower, CLASS[2])))
+    assert page.stat().st_mtime_ns == 1  # kept: the page shows no seconds
+    assert not any(f"sub.{name}" in feedback._MARKDOWN + feedback._HTML
+                   for name in feedback._NOT_SHOWN)
+    lower = dataclasses.replace(CLASS[1], score=0.0)
+    outdir.write(tmp_path, GradeReport((CLASS[0], lower, CLASS[2])))
+    assert page.stat().st_mtime_ns != 1
+    assert page.read_text() == feedback.html(lower) and "Points: 0 / 2" in page.read_text()
+    page.write_text(page.read_text()[:-40])  # a page cut short is rendered again
+    outdir.write(tmp_path, GradeReport((CLASS[0], lower, CLASS[2])))
+    assert page.read_text() == feedback.html(lower)

@@ -113,11 +113,17 @@ def _template(source: str, autoescape: bool) -> "jinja2.Template":
                               keep_trailing_newline=True).from_string(source)
 
 
+# What the pages never show: left out of their stamp, so that the same page has the same
+# bytes however long its grading took (a template that comes to show one must drop it here)
+_NOT_SHOWN = ("seconds", "timings", "notebook")
+
+
 def stamp(sub: SubmissionReport) -> str:
     """The last line of both pages of ``sub``: a comment (invisible when rendered) naming a
-    hash of what they are drawn from, the report and the templates. A page that ends with
-    it is current (``outdir`` keeps it instead of rendering it again)."""
-    drawn_from = hashlib.sha256(json.dumps([asdict(sub), _MARKDOWN, _HTML, NOT_RUN],
+    hash of what they are drawn from, the report (but ``_NOT_SHOWN``) and the templates. A
+    page that ends with it is current (``outdir`` keeps it instead of rendering it again)."""
+    shown = {k: v for k, v in asdict(sub).items() if k not in _NOT_SHOWN}
+    drawn_from = hashlib.sha256(json.dumps([shown, _MARKDOWN, _HTML, NOT_RUN],
                                            sort_keys=True).encode())
     return f"<!-- nngrade-feedback {drawn_from.hexdigest()[:32]} -->\n"
 
