@@ -6,7 +6,8 @@ reference observations already cached as in any run after the first) and prints,
 run on the same machine:
 
 - the fixed cost before the first notebook: ``T(1) - (T(N) - T(1)) / (N - 1)``, from a
-  class of 1 and a class of N, ``--jobs 1``;
+  class of 1 and a class of N, ``--jobs 1``, and the part of it no grader avoids: importing
+  the modules the exercise declares, timed alone in a fresh interpreter;
 - seconds per notebook, ``--jobs 1`` and ``--jobs 2``, with and without ``--execute``;
 - the average number of cores kept busy with ``--jobs 2`` (from /proc/stat);
 - the mean seconds of each stage of a submission, from the reports' ``timings``;
@@ -77,6 +78,19 @@ def stages(subs: list[dict]) -> dict[str, float]:
     return {n: statistics.mean(s.get("timings", {}).get(n, 0.0) for s in subs) for n in names}
 
 
+def import_floor(modules: tuple[str, ...]) -> float:
+    """Seconds a fresh interpreter takes to import ``modules`` (median of 3, after one run that
+    warms the file cache): what the fork server pays before its first fork, and what any
+    grader that runs the exercise's cells pays at least once."""
+    code = ("import importlib, time\nstarted = time.monotonic()\n"
+            f"for name in {list(modules)!r}:\n    importlib.import_module(name)\n"
+            "print(time.monotonic() - started)")
+    env = {**os.environ, "MPLBACKEND": "Agg", "OMP_NUM_THREADS": "1"}
+    runs = [float(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                                 check=True, env=env).stdout) for _ in range(4)]
+    return statistics.median(runs[1:])
+
+
 def bench(stem: str, students: int, tmp: Path) -> None:
     one = build_class(stem, 1, tmp / stem / "one")
     many = build_class(stem, students, tmp / stem / "many")
@@ -92,6 +106,8 @@ def bench(stem: str, students: int, tmp: Path) -> None:
     again, _, _ = grade(many, "--jobs", "2", "--out", str(out))
     print(f"\n{stem}, a class of {students}:")
     print(f"  fixed cost before the first notebook   {fixed:6.2f} s   (target <= 2 s warm)")
+    print(f"    of it, importing what it declares    {import_floor(load_exercise(stem).preload):6.2f} s"
+          "   (in a fresh process: the fork server's floor)")
     print(f"  per notebook, --jobs 1                 {per:6.2f} s")
     print(f"  per notebook, --jobs 2                 {t2 / students:6.2f} s   "
           f"({busy2:.2f} of {os.cpu_count()} cores busy; target >= 85 %)")
