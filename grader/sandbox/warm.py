@@ -2,10 +2,12 @@
 
 The fork server imports the modules the exercises declare (``Exercise.preload``), then this
 one. Forking from an interpreter that has already imported torch takes milliseconds instead
-of the 1.5-2.5 s of imports. Nothing from the reference, a hidden case or a student is
-loaded here: a forked child inherits all of this process's memory. Only tiny tensors are
-used, so torch's OpenMP pool is never started (a child forked after it started hangs on its
-first matmul).
+of the 1.5-2.5 s of imports. What a child would still import lazily is the declaration's to
+name, not this module's to guess: an exercise whose cells train declares ``torch._dynamo``,
+which a process's first torch optimizer imports (0.95 s), and one that does not is not made
+to wait for it. Nothing from the reference, a hidden case or a student is loaded here: a
+forked child inherits all of this process's memory. No tensor is made here, so torch's
+OpenMP pool is never started (a child forked after it started hangs on its first matmul).
 """
 
 import sys
@@ -27,21 +29,8 @@ if "numpy" in sys.modules:  # every child seeds numpy.random: a lazy import of 4
 if "matplotlib" in sys.modules:  # whatever backend was picked, a sandbox draws off-screen
     sys.modules["matplotlib"].use("Agg")
 
-
-def _warm_torch_training(torch) -> None:
-    # The first optimizer built in a process lazily imports hundreds of modules (~1 s).
-    layer = torch.nn.Linear(1, 1)
-    opt = torch.optim.SGD(layer.parameters(), lr=0.1)
-    loss = torch.nn.MSELoss()(layer(torch.zeros(2, 1)), torch.ones(2, 1))
-    opt.zero_grad()
-    loss.backward()
-    opt.step()
-    torch.optim.Adam(layer.parameters())
-
-
 if "torch" in sys.modules:
     sys.modules["torch"].set_num_threads(1)
-    _warm_torch_training(sys.modules["torch"])
 
 # last: what a probe computes with, as it is before any cell ran (see ``pristine``)
 from nngrade.grader.sandbox import pristine  # noqa: E402

@@ -253,5 +253,7 @@ EXERCISE = Exercise(
         "from torch import nn\n"
         "import torch.nn.functional as F\n"
     ),
-    preload=("numpy", "torch", "matplotlib.pyplot"),
+    # torch._dynamo: a process's first torch optimizer imports it (0.95 s); the item runs
+    # train, so the fork server loads it once instead of every sandbox
+    preload=("numpy", "torch", "matplotlib.pyplot", "torch._dynamo"),
 )
