@@ -109,10 +109,17 @@ def test_figures_in_the_notebook_are_the_reference_figures(grader: Grader) -> No
     net = reference.state["big_networks.fit_network#trained"]["net_test_mse"]
     line = reference.cases[("big_networks.fit_line", 0)]["line_test_mse"]
     text = _markdown()
-    assert f"reference network reaches **{net:.3f}**" in text
-    assert f"reaches {line:.3f})" in text
-    bound = re.search(r"\*\*at most ([0-9.]+)\*\*", text)
-    assert bound and float(bound.group(1)) == round(NET_FACTOR * net, 3)
+    # trained on another CPU, the same recipe lands a few thousandths away (3.987 where the
+    # notebook was written, 3.977 on a Xeon with AVX-512): the text gives two decimals and
+    # says so, and the grader's bound is always computed from its own reference run
+    said = re.search(r"reference network reaches about \*\*([0-9.]+)\*\* there \(the line, "
+                     r"in TODO 4, about ([0-9.]+)\)", text)
+    bound = re.search(r"\*\*at most 1\.1 times the reference's\*\*, about \*\*([0-9.]+)\*\*",
+                      text)
+    assert said and bound and NET_FACTOR == 1.1
+    for shown, computed in ((said.group(1), net), (said.group(2), line),
+                            (bound.group(1), NET_FACTOR * net)):
+        assert abs(float(shown) - computed) <= 0.01 * computed, (shown, computed)
     assert f"{NET_FACTOR:g} times the reference's" in text
     assert f"**{cases.CURVE_FACTOR:g} times the line's**" in text
     assert f"at most **{cases.LINE_SLACK:g} times** its" in text

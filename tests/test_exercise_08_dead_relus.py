@@ -9,6 +9,7 @@ and the engine's comparison, without the sandbox), which keeps this file cheap.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import numpy as np
@@ -125,7 +126,9 @@ def test_target_numbers_in_the_notebook_are_the_reference_figures(grader: Grader
     text = _markdown()
     assert f"**{MARGIN} times** the linear floor, here at most **{MARGIN * floor:.4f}**" in text
     assert f"(floor {floor:.4f})" in text
-    assert f"reference fix reaches {ratio:.2f} times the floor" in text
+    # a trained figure: 0.37 where the notebook was written, 0.36 on a Xeon with AVX-512
+    said = re.search(r"reference fix reaches about ([0-9.]+) times the floor", text)
+    assert said and abs(float(said.group(1)) - ratio) <= 0.02, (said, ratio)
     assert f"`broken_test_mse > {STALL} * linear_test_mse`" in text
     assert ratio < MARGIN
 
