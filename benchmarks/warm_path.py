@@ -11,7 +11,8 @@ run on the same machine:
 - seconds per notebook, ``--jobs 1`` and ``--jobs 2``, with and without ``--execute``;
 - the average number of cores kept busy with ``--jobs 2`` (from /proc/stat), over the whole
   run and over the notebooks after the first (a class of N against a class of 1: the fixed
-  cost, one process importing what the exercise declares, is serial by nature);
+  cost, one process importing what the exercise declares, is serial by nature; a difference
+  of two runs, so a class of 10 can read a few points over 100 %);
 - the mean seconds of each stage of a submission, from the reports' ``timings``;
 - an unchanged re-run with ``--out`` against the first run into the same folder.
 
