@@ -35,7 +35,7 @@ EXERCISE = load_exercise("05_edge_detection")
 FILE = f"{EXERCISE.stem}.ipynb"
 CHEAP_IMPORTS = {"import matplotlib.pyplot as plt\nimport torch\nimport torch.nn.functional as F\n"
                  "from torch import nn\nfrom scipy import ndimage\n"
-                 "from sklearn.datasets import load_sample_image\n": ""}
+                 "from matplotlib import cbook\n": ""}
 DASK = Path(sys.executable).parent / "dask"
 
 

@@ -29,11 +29,14 @@ GRAY_WEIGHTS = (0.2989, 0.5870, 0.1140)
 
 @lru_cache(maxsize=1)
 def photo_crop() -> np.ndarray:
-    """The notebook's image: a 300x450 crop of china.jpg, averaged in 3x3 blocks, in [0, 1]."""
-    from sklearn.datasets import load_sample_image
+    """The notebook's image: a 300x450 crop of matplotlib's grace_hopper.jpg, averaged in 3x3
+    blocks, in [0, 1]."""
+    import matplotlib.pyplot as plt
+    from matplotlib import cbook
 
-    china = load_sample_image("china.jpg")
-    crop = china[50:350, 50:500].astype(np.float64)
+    with cbook.get_sample_data("grace_hopper.jpg") as file:
+        photo = plt.imread(file)
+    crop = photo[30:330, 31:481].astype(np.float64)
     return crop.reshape(100, 3, 150, 3, 3).mean(axis=(1, 3)) / 255.0
 
 

@@ -200,7 +200,9 @@ EXERCISE = Exercise(
         "import torch.nn.functional as F\n"
         "from torch import nn\n"
     ),
-    # sklearn.datasets: the notebook imports it (load_sample_image), and every item run
-    # brings the notebook's imports: unloaded, it costs each sandbox 0.7 s
-    preload=("numpy", "scipy.ndimage", "matplotlib.pyplot", "torch", "sklearn.datasets"),
+    # every item run brings the notebook's imports: each one left out of the preload costs
+    # every sandbox its import. The photo comes from matplotlib's sample data, not
+    # scikit-learn's: sklearn.datasets brings scipy.stats, pandas and joblib, 1.1 s of the
+    # fork server's start, of every notebook kernel's and of the student's first cell
+    preload=("numpy", "scipy.ndimage", "matplotlib.pyplot", "torch"),
 )
