@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import tempfile
 from pathlib import Path
 
 import nbformat
@@ -263,3 +264,23 @@ def test_a_cell_that_catches_the_clock_to_answer_late_loses_its_item(tmp_path, c
     item = {i["id"]: i for i in sub["items"]}["vanishing.sigmoid"]
     assert item["score"] == 0 and item["status"] == "error", item
     assert "ran past its 2 s limit" in item["message"]
+
+
+def test_a_notebook_saved_in_the_temporary_folder_itself_is_graded_and_sees_no_neighbour(
+        tmp_path, capsys, monkeypatch):
+    # The notebook's folder is hidden from its cells, and here it is the folder every
+    # sandbox's working folder and every kernel's folder are made in (a student who saves
+    # to /tmp): grading must still build each sandbox, and the cells still see nothing of
+    # what else lies in that folder.
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    neighbour = tmp_path / "bob-answers.txt"
+    neighbour.write_text(SECRET)
+    nb = notebook_with(VANISHING, {"vanishing.bound": _read_file(str(neighbour))})
+    nb.cells.append(nbformat.v4.new_code_cell(_read_file(str(neighbour))))
+    path = tmp_path / f"{VANISHING.stem}.ipynb"
+    nbformat.write(nb, str(path))
+    sub = _grade([path], capsys, "--execute")["submissions"][0]
+    items = {i["id"]: i for i in sub["items"]}
+    assert "found ['FileNotFoundError']" in items["vanishing.bound"]["message"]
+    assert sub["score"] == sub["max_score"] - items["vanishing.bound"]["max_score"]
+    assert "found ['FileNotFoundError']" in sub["cell_errors"][-1], sub["cell_errors"]

@@ -127,6 +127,10 @@ def _inside(path: str, folders: Iterable[str]) -> bool:
     return any(path == f or path.startswith(f.rstrip(os.sep) + os.sep) for f in folders)
 
 
+def _inside_any(paths: Iterable[str], folder: str) -> bool:
+    return any(_inside(p, (folder,)) for p in paths)
+
+
 def standard(readable: Iterable[str] = (), *, hidden: Iterable[str] = (),
              **kw: Any) -> View:
     """The view of a sandboxed Python process: the system, the interpreter, the data, and
@@ -228,11 +232,18 @@ def build(view: View, root: str, workdir: str) -> list[str]:
         _bind(libc, root, path, writable=True)
     proc = _place(root, "/proc", True)
     _mount(libc, "proc", proc, "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
+    needed = (*view.bound, *(path for path, _ in view.scratch))
     for path in view.hidden:
         target = root + path
-        if os.path.isdir(target):
-            _mount(libc, "none", target, "tmpfs", MS_NOSUID | MS_NODEV | MS_RDONLY,
-                   "size=4k,mode=000")
+        if not os.path.isdir(target):
+            continue
+        # a hidden folder that holds the sandbox's own scratch or working folder (a notebook
+        # saved in the temporary folder itself) shows nothing of the machine's folder unless
+        # a readable folder brings it: covering it would take the working folder away too
+        if _inside_any(needed, path) and not _inside(path, view.readable):
+            continue
+        _mount(libc, "none", target, "tmpfs", MS_NOSUID | MS_NODEV | MS_RDONLY,
+               "size=4k,mode=000")
     _pivot(libc, root)
     os.chdir(workdir)
     return [ALLOW_LISTED, OWN_PROC]
