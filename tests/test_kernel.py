@@ -2,6 +2,7 @@
 
 import os
 import subprocess
+import sys
 import time
 
 import nbformat
@@ -199,3 +200,21 @@ def test_a_spare_with_other_modules_loaded_is_not_used():
     finally:
         spares.close()
     assert run.state == {"loaded": False}
+
+
+def test_a_kernel_that_dies_while_starting_is_a_sentence_and_leaves_no_traceback_at_exit():
+    # nbclient drops its manager when the kernel dies while starting, but leaves its exit
+    # handler registered: at the grader's exit, that handler printed a traceback under the
+    # sentence the student got
+    script = (
+        "import sys, nbformat\n"
+        "from nngrade.grader.grading import kernel\n"
+        "nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell('x = 1')])\n"
+        "run = kernel.execute(nb, limits=kernel.KernelLimits(memory=24 * 2**20,"
+        " startup_timeout=30))\n"
+        "print('STOPPED', run.stopped)\n")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert "STOPPED the notebook could not be run" in done.stdout, done.stdout
+    assert "Traceback" not in done.stderr and "Exception ignored" not in done.stderr, done.stderr

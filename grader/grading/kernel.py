@@ -341,6 +341,9 @@ def execute(nb: Any, *, state_names: Sequence[str] = (), limits: KernelLimits = 
     except Exception as exc:  # a kernel that cannot start is this submission's problem only
         stopped = f"the notebook could not be run: {type(exc).__name__}: {str(exc)[:PROBLEM_CHARS]}"
     finally:
+        # nbclient leaves its exit handler registered when the kernel dies while starting,
+        # after dropping the manager that handler needs: at exit it printed a traceback
+        atexit.unregister(client._cleanup_kernel)
         jupyter.stop(k.km)
         protections = _protections(k.report)
         shutil.rmtree(k.tmp, ignore_errors=True)
