@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import subprocess
+import sys
 
 import nbformat
 import pytest
@@ -191,3 +193,25 @@ def test_a_fingerprint_reads_the_versions_importlib_metadata_gives():
     for dist in ("numpy", "torch", "matplotlib", "nbformat"):
         assert expected._version(dist) == metadata.version(dist)
     assert expected._version("no-such-distribution-of-nngrade") is None
+
+
+def test_a_lone_notebook_starts_the_fork_servers_imports_before_loading_the_reference(
+        tmp_path):
+    # the fork server's imports are most of a lone notebook's check: they go on while the
+    # reference is loaded, not after it (a fresh process: this session's server is running)
+    path = tmp_path / f"{VANISHING.stem}.ipynb"
+    solution.write_solution(VANISHING, path)
+    script = (
+        "from multiprocessing import forkserver\n"
+        "from nngrade.grader.grading import grade\n"
+        "seen = []\n"
+        "original = grade.Grader.reference\n"
+        "def reference(self, exercise):\n"
+        "    seen.append(forkserver._forkserver._forkserver_pid is not None)\n"
+        "    return original(self, exercise)\n"
+        "grade.Grader.reference = reference\n"
+        f"report = grade.Grader().grade({str(path)!r})\n"
+        "print(seen, report.score == report.max_score)\n")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          timeout=300)
+    assert done.stdout.split() == ["[True]", "True"], done.stdout + done.stderr

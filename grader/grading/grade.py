@@ -265,6 +265,8 @@ class Grader:
         started = time.monotonic() if started is None else started
         clock = _Clock(started)
         runner.preload(exercise.preload)  # in effect if nothing has started the server yet
+        # its imports (most of a lone notebook's check) go on while the reference is loaded
+        runner.start_server()
         reference = self.reference(exercise)
         clock.lap("reference")
         blank = solution.blank_sources(exercise)
