@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import functools
 import json
+import os
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Sequence
@@ -45,6 +46,13 @@ def _add_timeout(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--timeout", type=float, default=None, metavar="SECONDS",
                         help="cap on the run time of any one cell (default: each item's own "
                              "limit, and 60 s per cell of the notebook's own run)")
+
+
+def _add_keep_warm(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--keep-warm", type=float, default=None, metavar="SECONDS",
+                        help="keep the warm fork server (the exercise's libraries, imported) "
+                             "for the next command, until SECONDS pass unused (also "
+                             "$NNGRADE_KEEP_WARM; default: it ends with this command)")
 
 
 def _add_course(parser: argparse.ArgumentParser) -> None:
@@ -90,6 +98,7 @@ def _parser() -> argparse.ArgumentParser:
     check.add_argument("--github-output", action="store_true",
                        help="also write the result for GitHub Classroom's grading reporter "
                             "to $GITHUB_OUTPUT (printed when it is not set)")
+    _add_keep_warm(check)
     check.add_argument("--no-execute", dest="execute", action="store_false",
                        help="run the notebook as a whole only when a check needs what it "
                             "trained (faster; no report of which cells raise)")
@@ -114,6 +123,7 @@ def _parser() -> argparse.ArgumentParser:
                             "for N worker processes on this machine (needs nngrade[cluster])")
     grade.add_argument("--regrade", action="store_true",
                        help="grade everything again, even what --out already holds")
+    _add_keep_warm(grade)
     grade.add_argument("--execute", action="store_true",
                        help="run every notebook as a whole, even when no check needs it: the "
                             "feedback then says which cells raise, and --out keeps each "
@@ -332,6 +342,9 @@ def _new(args: argparse.Namespace) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit code."""
     args = _parser().parse_args(argv)
+    if getattr(args, "keep_warm", None) is not None:
+        # read by the sandbox's runner when it starts its fork server (sandbox.resident)
+        os.environ["NNGRADE_KEEP_WARM"] = str(args.keep_warm)
     commands = {"check": _check, "grade": _grade, "validate": _validate, "solution": _solution,
                 "export": _export, "release": _release, "new": _new}
     try:

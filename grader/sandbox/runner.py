@@ -19,7 +19,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Literal, Mapping, Sequence, get_args, cast
 
-from nngrade.grader.sandbox import cgroups, wire
+from nngrade.grader.sandbox import cgroups, resident, wire
 from nngrade.grader.sandbox import child
 from nngrade.grader.sandbox.limits import Limits
 
@@ -59,6 +59,12 @@ def _ctx() -> Any:
         if _context is None:
             ctx = multiprocessing.get_context("forkserver")
             ctx.set_forkserver_preload([*_preload, "nngrade.grader.sandbox.warm"])
+            idle = resident.idle_seconds()
+            if idle:  # a server kept warm between commands (``--keep-warm``)
+                try:
+                    resident.attach(_preload, idle)
+                except OSError:
+                    pass  # no kept server to be had: this process starts its own
             _context = ctx
         return _context
 
@@ -77,7 +83,7 @@ def start_server() -> None:
     from multiprocessing import forkserver
 
     _ctx()
-    forkserver.ensure_running()
+    forkserver._forkserver.ensure_running()  # the instance's: a kept server replaces it
 
 
 @dataclass(frozen=True)
@@ -207,6 +213,7 @@ def _launch(request: RunRequest, more: Sequence[RunRequest]) -> list[RunResult] 
     n_cases = 1 + len(more)
     workdir = tempfile.mkdtemp(prefix="nngrade-run-")
     ctx = _ctx()
+    resident.used()
     receiver, sender = ctx.Pipe(duplex=False)
     proc = ctx.Process(target=child.child_main, args=(request.to_dict(more), sender, workdir))
     started = time.monotonic()
