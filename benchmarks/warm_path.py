@@ -14,7 +14,9 @@ run on the same machine:
   cost, one process importing what the exercise declares, is serial by nature; a difference
   of two runs, so a class of 10 can read a few points over 100 %);
 - the mean seconds of each stage of a submission, from the reports' ``timings``;
-- an unchanged re-run with ``--out`` against the first run into the same folder.
+- an unchanged re-run with ``--out`` against the first run into the same folder;
+- the fixed cost and the cores kept busy again with ``--keep-warm`` (the fork server kept
+  from the command before: what a second command within the idle time pays).
 
 Run: ``python benchmarks/warm_path.py [--exercises 02 03 04 05] [--students 10]``.
 """
@@ -24,6 +26,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import statistics
 import subprocess
 import sys
@@ -34,6 +37,7 @@ from pathlib import Path
 import nbformat
 
 from nngrade.grader.grading import solution
+from nngrade.grader.sandbox import resident
 from nngrade.reference import load_exercise
 
 
@@ -75,6 +79,15 @@ def grade(folder: Path, *options: str) -> tuple[float, float, list[dict]]:
     return wall, busy, json.loads(done.stdout)["submissions"]
 
 
+def _stop_keepers() -> None:
+    """End the kept servers of this benchmark's runtime folder (``--keep-warm``)."""
+    for stamp in Path(os.environ[resident.ENV_FOLDER]).glob("*/*.json"):
+        try:
+            os.kill(json.loads(stamp.read_text())[0], signal.SIGTERM)
+        except (OSError, ValueError):
+            pass
+
+
 def stages(subs: list[dict]) -> dict[str, float]:
     """Mean seconds per stage over the submissions' reports."""
     names = sorted({k for s in subs for k in s.get("timings", {})})
@@ -106,6 +119,12 @@ def bench(stem: str, students: int, tmp: Path) -> None:
     t2, busy2, _ = grade(many, "--jobs", "2")
     t2_one, busy2_one, _ = grade(one, "--jobs", "2")
     cores = os.cpu_count() or 1
+    # a kept server, started by a first command and used by the next ones
+    warm = ("--keep-warm", "120")
+    grade(one, "--jobs", "1", *warm)
+    t1_kept = statistics.median(grade(one, "--jobs", "1", *warm)[0] for _ in range(3))
+    t2_kept, busy2_kept, _ = grade(many, "--jobs", "2", *warm)
+    _stop_keepers()
     te, _, executed = grade(many, "--jobs", "1", "--execute")
     out = tmp / stem / "out"
     first, _, _ = grade(many, "--jobs", "2", "--out", str(out))
@@ -119,6 +138,10 @@ def bench(stem: str, students: int, tmp: Path) -> None:
           f"({busy2 / t2 / cores:.0%} of {cores} cores busy over the run, "
           f"{(busy2 - busy2_one) / max(1e-9, t2 - t2_one) / cores:.0%} after the first "
           "notebook; target >= 85 %)")
+    print(f"  with --keep-warm (a server kept from the command before):")
+    print(f"    fixed cost before the first notebook {t1_kept - per:6.2f} s")
+    print(f"    per notebook, --jobs 2               {t2_kept / students:6.2f} s   "
+          f"({busy2_kept / t2_kept / cores:.0%} of {cores} cores busy over the run)")
     print(f"  per notebook, --jobs 1 --execute       {(te - fixed) / students:6.2f} s")
     print(f"  unchanged re-run / first run (--out)   {again / first:6.1%}   "
           f"({again:.2f} s / {first:.2f} s; target <= 5 %)")
@@ -137,8 +160,15 @@ def main() -> int:
     if args.students < 2:
         parser.error("--students must be at least 2 (the fixed cost is read off two sizes)")
     with tempfile.TemporaryDirectory(prefix="nngrade-warm-") as tmp:
-        for name in args.exercises:
-            bench(load_exercise(name).stem, args.students, Path(tmp))
+        # the kept servers' addresses: this run's own, so no server of the user's is used
+        os.environ[resident.ENV_FOLDER] = str(Path(tmp) / "runtime")
+        os.environ.pop(resident.ENV_KEEP_WARM, None)
+        (Path(tmp) / "runtime").mkdir()
+        try:
+            for name in args.exercises:
+                bench(load_exercise(name).stem, args.students, Path(tmp))
+        finally:
+            _stop_keepers()
     return 0
 
 
