@@ -114,10 +114,10 @@ def attach(modules: Sequence[str], idle: float) -> None:
             while address is None and keeper.poll() is None and time.monotonic() < deadline:
                 time.sleep(0.01)
                 address = _read(stamp)
-    if address is None:
-        raise OSError("the kept fork server did not start")
-    _stamp = stamp
-    used()
+        if address is None:
+            raise OSError("the kept fork server did not start")
+        _stamp = stamp
+        used()  # under the lock: the keeper cannot be deciding to end meanwhile
     server = forkserver._forkserver
     server._forkserver_address = address
     server._forkserver_alive_fd = os.open(os.devnull, os.O_RDONLY)  # a child's, unused
@@ -142,20 +142,28 @@ def _keep(stamp: Path, idle: float, modules: list[str]) -> None:
     partial.write_text(json.dumps([os.getpid(), server._forkserver_address,
                                    server._forkserver_pid]))
     os.replace(partial, stamp)
-    try:
-        while True:
-            time.sleep(0.5)
-            done, _ = os.waitpid(server._forkserver_pid, os.WNOHANG)
-            if done or time.time() - stamp.stat().st_mtime > idle:
-                break
-    except OSError:  # the stamp removed: stop
-        pass
-    finally:
+    with open(stamp.with_suffix(".lock"), "w") as lock:
         try:
-            if json.loads(stamp.read_text())[0] == os.getpid():
-                stamp.unlink()
-        except (OSError, ValueError):
+            while True:
+                time.sleep(0.5)
+                done, _ = os.waitpid(server._forkserver_pid, os.WNOHANG)
+                if done:
+                    break
+                if time.time() - stamp.stat().st_mtime > idle:
+                    # a command reads the address and marks it used under this lock: once
+                    # it is held and the stamp still idle, no command can be about to use it
+                    fcntl.flock(lock, fcntl.LOCK_EX)
+                    if time.time() - stamp.stat().st_mtime > idle:
+                        break
+                    fcntl.flock(lock, fcntl.LOCK_UN)
+        except OSError:  # the stamp removed: stop
             pass
+        finally:
+            try:
+                if json.loads(stamp.read_text())[0] == os.getpid():
+                    stamp.unlink()
+            except (OSError, ValueError):
+                pass
     # leaving closes the server's "alive" pipe: the server ends at once (``warm``)
 
 
