@@ -133,3 +133,14 @@ def test_student_code_cannot_find_or_reach_the_kept_server(tmp_path):
         assert address in str(caught.value) and str(runtime) in str(caught.value)
     finally:
         os.kill(keeper, 9)
+
+
+def test_what_a_shell_sets_for_each_command_does_not_start_another_server(monkeypatch):
+    base = resident.key(["numpy"])
+    for name, value in (("_", "/usr/bin/python3"), ("PWD", "/elsewhere"), ("OLDPWD", "/x"),
+                        ("SHLVL", "7"), (resident.ENV_KEEP_WARM, "5")):
+        monkeypatch.setenv(name, value)
+    assert resident.key(["numpy"]) == base
+    monkeypatch.setenv("OMP_NUM_THREADS", "3")  # read by libraries as they are imported
+    assert resident.key(["numpy"]) != base
+    assert resident.key(["numpy", "torch"]) != resident.key(["numpy"])

@@ -36,6 +36,7 @@ from typing import Sequence
 ENV_FOLDER = "NNGRADE_RUNTIME_DIR"  # where keepers leave their addresses (default: per user)
 ENV_KEEP_WARM = "NNGRADE_KEEP_WARM"  # seconds a kept server waits unused (``--keep-warm``)
 _SANDBOX = Path(__file__).resolve().parent
+_VOLATILE = frozenset({ENV_KEEP_WARM, "_", "PWD", "OLDPWD", "SHLVL"})
 _stamp: Path | None = None
 
 
@@ -66,8 +67,10 @@ def folder() -> Path:
 def key(modules: Sequence[str]) -> str:
     """What a kept server must have been started with to serve this process."""
     digest = hashlib.sha256()
-    # the idle time is not part of it: a shorter --keep-warm uses the same server
-    environment = sorted((k, v) for k, v in os.environ.items() if k != ENV_KEEP_WARM)
+    # the idle time is not part of it (a shorter --keep-warm uses the same server), nor what
+    # a shell sets anew for every command and folder (the server runs from "/", and no child
+    # is given these: its environment is an allow-list)
+    environment = sorted((k, v) for k, v in os.environ.items() if k not in _VOLATILE)
     digest.update(json.dumps([sys.executable, sys.path, environment, list(modules)]).encode())
     files = sorted(_SANDBOX.parent.rglob("*.py"))
     for name in dict.fromkeys(m.split(".")[0] for m in modules):
