@@ -144,3 +144,41 @@ def test_what_a_shell_sets_for_each_command_does_not_start_another_server(monkey
     monkeypatch.setenv("OMP_NUM_THREADS", "3")  # read by libraries as they are imported
     assert resident.key(["numpy"]) != base
     assert resident.key(["numpy", "torch"]) != resident.key(["numpy"])
+
+
+def test_a_stamp_whose_keeper_is_gone_is_not_read_even_if_its_pid_was_taken(tmp_path):
+    # a keeper killed, its pid taken by another process that looks like a keeper (another
+    # exercise's): the address it left must not be used
+    address = tmp_path / "listener"
+    address.touch()
+    other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)",
+                              "-m", "nngrade.grader.sandbox.resident", str(tmp_path / "b.json")])
+    try:
+        deadline = time.monotonic() + 10  # its arguments are in place once exec is done
+        while not Path(f"/proc/{other.pid}/cmdline").read_bytes() and time.monotonic() < deadline:
+            time.sleep(0.01)
+        stamp = tmp_path / "a.json"
+        stamp.write_text(json.dumps([other.pid, str(address), other.pid]))
+        assert resident._read(stamp) is None
+        stamp_of_other = tmp_path / "b.json"
+        stamp_of_other.write_text(json.dumps([other.pid, str(address), other.pid]))
+        assert resident._read(stamp_of_other) == str(address)
+    finally:
+        other.kill()
+        other.wait()
+
+
+def test_a_stopped_keeper_removes_its_stamp_and_its_server_ends(tmp_path):
+    runtime = tmp_path / "run"
+    runtime.mkdir()
+    notebook = tmp_path / "ref" / f"{VANISHING.stem}.ipynb"
+    solution.write_solution(VANISHING, notebook)
+    done = _nngrade(["check", str(notebook), "--no-execute", "--keep-warm", "60"], runtime)
+    assert done.returncode == 0, done.stdout + done.stderr
+    [(keeper, address, server)] = _stamps(runtime)
+    os.kill(keeper, 15)
+    deadline = time.monotonic() + 30
+    while (_alive(keeper) or _alive(server)) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not _alive(keeper) and not _alive(server)
+    assert _stamps(runtime) == [] and not os.path.exists(address)

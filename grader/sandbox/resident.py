@@ -24,6 +24,7 @@ import hashlib
 import importlib.util
 import json
 import os
+import signal
 import stat
 import subprocess
 import sys
@@ -90,8 +91,9 @@ def _read(stamp: Path) -> str | None:
     """The address of the server a live keeper wrote to ``stamp``, else None."""
     try:
         keeper, address, _ = json.loads(stamp.read_text())
+        # its own keeper, not a process that took the pid of one that was killed
         with open(f"/proc/{int(keeper)}/cmdline", "rb") as cmdline:
-            alive = b"nngrade.grader.sandbox.resident" in cmdline.read()
+            alive = os.fsencode(stamp) + b"\0" in cmdline.read()
     except (OSError, ValueError, TypeError):
         return None
     return str(address) if alive and os.path.exists(address) else None
@@ -138,6 +140,8 @@ def used() -> None:
 
 def _keep(stamp: Path, idle: float, modules: list[str]) -> None:
     os.chdir("/")  # the folder it was started from may go; children get their grader's
+    # stopped: leave through the cleanup below (the stamp, multiprocessing's socket folder)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     server = forkserver._forkserver
     server.set_forkserver_preload([*modules, "nngrade.grader.sandbox.warm"])
     server.ensure_running()
