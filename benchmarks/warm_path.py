@@ -81,7 +81,7 @@ def grade(folder: Path, *options: str) -> tuple[float, float, list[dict]]:
 
 def _stop_keepers() -> None:
     """End the kept servers of this benchmark's runtime folder (``--keep-warm``)."""
-    for stamp in Path(os.environ[resident.ENV_FOLDER]).glob("*/*.json"):
+    for stamp in Path(os.environ[resident.ENV_RUNTIME_DIR]).glob("*/*.json"):
         try:
             os.kill(json.loads(stamp.read_text())[0], signal.SIGTERM)
         except (OSError, ValueError):
@@ -161,7 +161,7 @@ def main() -> int:
         parser.error("--students must be at least 2 (the fixed cost is read off two sizes)")
     with tempfile.TemporaryDirectory(prefix="nngrade-warm-") as tmp:
         # the kept servers' addresses: this run's own, so no server of the user's is used
-        os.environ[resident.ENV_FOLDER] = str(Path(tmp) / "runtime")
+        os.environ[resident.ENV_RUNTIME_DIR] = str(Path(tmp) / "runtime")
         os.environ.pop(resident.ENV_KEEP_WARM, None)
         (Path(tmp) / "runtime").mkdir()
         try:

@@ -24,6 +24,7 @@ if "rfc3987_syntax" not in sys.modules:
 # Every command imports what this module imports; what only some commands need (the kernel,
 # nbformat under notebook and solution, a release, tqdm's bar) is imported by them, so that
 # a re-run of stored grades (grade --out) loads no more than it uses.
+from nngrade.config import ENV_KEEP_WARM  # noqa: E402
 from nngrade.errors import NngradeError, SetupError  # noqa: E402
 from nngrade.grader.grading import batch  # noqa: E402
 from nngrade.grader.outputs import classroom  # noqa: E402
@@ -344,7 +345,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if getattr(args, "keep_warm", None) is not None:
         # read by the sandbox's runner when it starts its fork server (sandbox.resident)
-        os.environ["NNGRADE_KEEP_WARM"] = str(args.keep_warm)
+        os.environ[ENV_KEEP_WARM] = str(args.keep_warm)
     commands = {"check": _check, "grade": _grade, "validate": _validate, "solution": _solution,
                 "export": _export, "release": _release, "new": _new}
     try:

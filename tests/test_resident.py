@@ -33,7 +33,7 @@ def _alive(pid: int) -> bool:
 
 
 def _nngrade(args: list[str], runtime: Path) -> subprocess.CompletedProcess:
-    env = {**os.environ, resident.ENV_FOLDER: str(runtime)}
+    env = {**os.environ, resident.ENV_RUNTIME_DIR: str(runtime)}
     env.pop(resident.ENV_KEEP_WARM, None)
     return subprocess.run([sys.executable, "-m", "nngrade", *args], capture_output=True,
                           text=True, timeout=300, env=env)
@@ -56,7 +56,7 @@ def test_the_next_command_forks_from_the_kept_server_which_ends_when_unused(tmp_
     assert _stamps(runtime) == [[keeper, address, server]]  # the same server, no other
     assert _alive(keeper) and _alive(server)
     # another environment is another server: its children's allow-list is read from it
-    env_changed = {**os.environ, resident.ENV_FOLDER: str(runtime), "LANG": "C.UTF-8x"}
+    env_changed = {**os.environ, resident.ENV_RUNTIME_DIR: str(runtime), "LANG": "C.UTF-8x"}
     third = subprocess.run([sys.executable, "-m", "nngrade", "check", str(notebook),
                             "--no-execute", "--keep-warm", "4"], capture_output=True, text=True,
                            timeout=300, env=env_changed)
@@ -73,16 +73,16 @@ def test_a_runtime_folder_others_could_write_is_refused_and_grading_goes_on(tmp_
     runtime = tmp_path / "run"
     (runtime / f"nngrade-warm-{os.getuid()}").mkdir(parents=True)
     (runtime / f"nngrade-warm-{os.getuid()}").chmod(0o777)
-    previous = os.environ.get(resident.ENV_FOLDER)
-    os.environ[resident.ENV_FOLDER] = str(runtime)
+    previous = os.environ.get(resident.ENV_RUNTIME_DIR)
+    os.environ[resident.ENV_RUNTIME_DIR] = str(runtime)
     try:
         with pytest.raises(OSError, match="not a private folder"):
             resident.folder()
     finally:
         if previous is None:
-            os.environ.pop(resident.ENV_FOLDER)
+            os.environ.pop(resident.ENV_RUNTIME_DIR)
         else:
-            os.environ[resident.ENV_FOLDER] = previous
+            os.environ[resident.ENV_RUNTIME_DIR] = previous
     notebook = tmp_path / "ref" / f"{VANISHING.stem}.ipynb"
     solution.write_solution(VANISHING, notebook)
     done = _nngrade(["check", str(notebook), "--no-execute", "--keep-warm", "4"], runtime)

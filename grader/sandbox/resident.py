@@ -34,8 +34,8 @@ from multiprocessing import forkserver, resource_tracker
 from pathlib import Path
 from typing import Sequence
 
-ENV_FOLDER = "NNGRADE_RUNTIME_DIR"  # where keepers leave their addresses (default: per user)
-ENV_KEEP_WARM = "NNGRADE_KEEP_WARM"  # seconds a kept server waits unused (``--keep-warm``)
+from nngrade.config import ENV_KEEP_WARM, ENV_RUNTIME_DIR
+
 _SANDBOX = Path(__file__).resolve().parent
 _VOLATILE = frozenset({ENV_KEEP_WARM, "_", "PWD", "OLDPWD", "SHLVL"})
 _stamp: Path | None = None
@@ -52,7 +52,7 @@ def idle_seconds() -> float:
 def folder() -> Path:
     """This user's folder for keepers' addresses, made 0700; raises OSError when it exists
     but is not this user's private folder (another user could then point us at their server)."""
-    root = os.environ.get(ENV_FOLDER) or os.environ.get("XDG_RUNTIME_DIR") or tempfile.gettempdir()
+    root = os.environ.get(ENV_RUNTIME_DIR) or os.environ.get("XDG_RUNTIME_DIR") or tempfile.gettempdir()
     path = Path(root) / f"nngrade-warm-{os.getuid()}"
     try:
         path.mkdir(mode=0o700)

@@ -127,10 +127,6 @@ def _inside(path: str, folders: Iterable[str]) -> bool:
     return any(path == f or path.startswith(f.rstrip(os.sep) + os.sep) for f in folders)
 
 
-def _inside_any(paths: Iterable[str], folder: str) -> bool:
-    return any(_inside(p, (folder,)) for p in paths)
-
-
 def standard(readable: Iterable[str] = (), *, hidden: Iterable[str] = (),
              **kw: Any) -> View:
     """The view of a sandboxed Python process: the system, the interpreter, the data, and
@@ -240,7 +236,7 @@ def build(view: View, root: str, workdir: str) -> list[str]:
         # a hidden folder that holds the sandbox's own scratch or working folder (a notebook
         # saved in the temporary folder itself) shows nothing of the machine's folder unless
         # a readable folder brings it: covering it would take the working folder away too
-        if _inside_any(needed, path) and not _inside(path, view.readable):
+        if any(_inside(p, (path,)) for p in needed) and not _inside(path, view.readable):
             continue
         _mount(libc, "none", target, "tmpfs", MS_NOSUID | MS_NODEV | MS_RDONLY,
                "size=4k,mode=000")

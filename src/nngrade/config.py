@@ -10,6 +10,8 @@ from __future__ import annotations
 ENV_DATA_DIR = "NNGRADE_DATA_DIR"  # a folder that holds the data files (overrides the cache)
 ENV_CACHE_DIR = "NNGRADE_CACHE_DIR"  # root of nngrade's caches (data, reference observations)
 ENV_OFFLINE = "NNGRADE_OFFLINE"  # set: never download (the grader sets it for student code)
+ENV_KEEP_WARM = "NNGRADE_KEEP_WARM"  # seconds a kept fork server waits unused (--keep-warm)
+ENV_RUNTIME_DIR = "NNGRADE_RUNTIME_DIR"  # where kept servers' addresses are (default: per user)
 APP_NAME = "nngrade"  # the folder name of the user cache (platformdirs)
 
 # --- the notebook contract ---------------------------------------------------------------------
