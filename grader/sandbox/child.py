@@ -20,7 +20,7 @@ import secrets
 import signal
 import sys
 import traceback
-from typing import Any
+from typing import Any, NoReturn
 
 from nngrade.errors import ProbeError
 from nngrade.grader import probes
@@ -288,11 +288,24 @@ def _enclose(request: dict[str, Any], limits: _limits.Limits, workdir: str,
     # as root, a control group can hold a few processes of the cell's (see ``cgroups``)
     group = (cgroups.create(str(os.getpid()), limits.memory, PROCESS_TASKS)
              if os.geteuid() == 0 else None)
+    # the supervisor moves the cell's process into the group while that process builds its
+    # view (a move waits on the kernel for milliseconds), and says here when it is in
+    joined_r, joined_w = os.pipe() if group is not None else (-1, -1)
+    ends = [fd for fd in (to_cell_r, to_cell_w, from_cell_r, from_cell_w, joined_r, joined_w)
+            if fd >= 0]
 
     def supervise(child_pid: int) -> None:
         os.close(to_cell_r)
         os.close(from_cell_w)
         try:
+            if group is not None:
+                os.close(joined_r)
+                try:
+                    group.add(child_pid)
+                    os.write(joined_w, b"1")
+                except OSError:
+                    pass  # the cell's process reads no byte and runs nothing
+                os.close(joined_w)
             channel.supervise(child_pid, from_cell_r, to_cell_w, key, send, limits,
                               (lambda: group.oom_kills() > 0) if group else (lambda: False))
         finally:
@@ -301,36 +314,44 @@ def _enclose(request: dict[str, Any], limits: _limits.Limits, workdir: str,
 
     def view_for(uid: int | None) -> view.View:
         if group is not None:
-            group.join()
             request["processes"] = True
             # the fork server's children default to it; the cell's own processes are forks
             multiprocessing.set_start_method("fork", force=True)
-        # nothing the fork server or the grader opened stays reachable: only the output
-        # and the two pipes to the supervisor
-        os.close(to_cell_w)
-        os.close(from_cell_r)
-        keep = sorted({from_cell_w, to_cell_r})
-        os.closerange(3, keep[0])
-        os.closerange(keep[0] + 1, keep[1])
-        os.closerange(keep[1] + 1, 1 << 16)
+        # nothing the fork server or the grader opened stays reachable: only the output,
+        # the two pipes to the supervisor and the one that says the group was joined
+        for fd in (to_cell_w, from_cell_r, joined_w):
+            if fd >= 0:
+                os.close(fd)
+        low = 3
+        for fd in sorted({from_cell_w, to_cell_r, joined_r} - {-1}):
+            os.closerange(low, fd)
+            low = fd + 1
+        os.closerange(low, 1 << 16)
         return view.standard(scratch=((workdir, limits.scratch), ("/tmp", limits.scratch)),
                              hidden=tuple(request.get("hide", ())), owner=uid)
+
+    def refuse(why: str) -> NoReturn:  # in the child: a sandbox not whole runs nothing
+        channel.Cell(from_cell_w, to_cell_r).send(
+            wire.dumps(_error("internal", f"the sandbox could not be built: {why}")))
+        os._exit(0)
 
     try:
         held, enclosed = namespaces.enclose(view_for, os.path.join(workdir, ".view"), workdir,
                                             supervise,
                                             before_fork=lambda: _limits.apply(limits, cpu_seconds=cpu))
-    except OSError as exc:  # in the child: a view that could not be built runs nothing
-        channel.Cell(from_cell_w, to_cell_r).send(
-            wire.dumps(_error("internal", f"the sandbox could not be built: {exc}")))
-        os._exit(0)
+    except OSError as exc:
+        refuse(str(exc))
     if not enclosed:
-        for fd in (to_cell_r, to_cell_w, from_cell_r, from_cell_w):
+        for fd in ends:
             os.close(fd)
         if group is not None:
             group.remove()
         return held, None
-    if request.get("processes"):
+    if group is not None:
+        joined = os.read(joined_r, 1)
+        os.close(joined_r)
+        if joined != b"1":
+            refuse("its control group could not be joined")
         held.append(cgroups.PROCESSES)
     return held, channel.Cell(from_cell_w, to_cell_r)
 

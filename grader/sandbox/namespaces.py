@@ -126,6 +126,12 @@ def enclose(view_for: Callable[[int | None], Any], root: str, workdir: str,
         finally:
             os._exit(0)
     held.append(OWN_PIDS)
+    # pivoting into the view moves the root of every process of the mount namespace: the
+    # child takes a namespace of its own first, so the supervisor keeps the machine's
+    # (where the sandbox's control group is)
+    libc = _libc()
+    if libc is None or libc.unshare(CLONE_NEWNS) != 0:
+        raise OSError(ctypes.get_errno(), "a mount namespace of its own for the view")
     held += view.build(view_for(uid), root, workdir)
     dropped = privileges.drop(uid)
     if dropped:
