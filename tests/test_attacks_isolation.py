@@ -10,6 +10,8 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import subprocess
+import sys
 import tempfile
 from pathlib import Path
 
@@ -284,3 +286,26 @@ def test_a_notebook_saved_in_the_temporary_folder_itself_is_graded_and_sees_no_n
     assert "found ['FileNotFoundError']" in items["vanishing.bound"]["message"]
     assert sub["score"] == sub["max_score"] - items["vanishing.bound"]["max_score"]
     assert "found ['FileNotFoundError']" in sub["cell_errors"][-1], sub["cell_errors"]
+
+
+@pytest.mark.parametrize("how", ["python -m nngrade", "a script in the folder"])
+def test_the_folder_the_grader_runs_from_is_not_readable(tmp_path, how):
+    # ``python -m nngrade`` puts the current folder first on the import path, and a script
+    # its own folder: an instructor's course folder (solutions, grades) is neither code nor
+    # anything a cell may read
+    course = tmp_path / "course"
+    (course / "subs" / "s1").mkdir(parents=True)
+    solutions = course / "solutions.txt"
+    solutions.write_text(SECRET)
+    nb = notebook_with(VANISHING, {"vanishing.bound": _read_file(str(solutions))}, rest="blank")
+    nbformat.write(nb, str(course / "subs" / "s1" / f"{VANISHING.stem}.ipynb"))
+    (course / "grade.py").write_text("from nngrade.grader.cli import main\n"
+                                     "raise SystemExit(main())\n")
+    start = ["-m", "nngrade"] if how.startswith("python -m") else ["grade.py"]
+    done = subprocess.run([sys.executable, *start, "grade", "subs", "--format", "json",
+                           "--quiet", "--timeout", "30"], cwd=course, capture_output=True,
+                          text=True, check=False)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert SECRET not in done.stdout + done.stderr
+    item = {i["id"]: i for i in json.loads(done.stdout)["submissions"][0]["items"]}
+    assert "found ['FileNotFoundError']" in item["vanishing.bound"]["message"], item

@@ -327,8 +327,9 @@ def _enclose(request: dict[str, Any], limits: _limits.Limits, workdir: str,
             os.closerange(low, fd)
             low = fd + 1
         os.closerange(low, 1 << 16)
-        return view.standard(scratch=((workdir, limits.scratch), ("/tmp", limits.scratch)),
-                             hidden=tuple(request.get("hide", ())), owner=uid)
+        return view.standard(code=request["code"], hidden=tuple(request.get("hide", ())),
+                             scratch=((workdir, limits.scratch), ("/tmp", limits.scratch)),
+                             owner=uid)
 
     def refuse(why: str) -> NoReturn:  # in the child: a sandbox not whole runs nothing
         channel.Cell(from_cell_w, to_cell_r).send(

@@ -19,7 +19,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Literal, Mapping, Sequence, get_args, cast
 
-from nngrade.grader.sandbox import cgroups, resident, wire
+from nngrade.grader.sandbox import cgroups, resident, view, wire
 from nngrade.grader.sandbox import child
 from nngrade.grader.sandbox.limits import Limits
 
@@ -122,6 +122,7 @@ class RunRequest:
             "isolate": self.isolate,
             "limits": self.limits.to_dict(),
             "mounts": [list(pair) for pair in self.mounts],
+            "code": view.python_paths(),  # the grader's: see ``view.python_paths``
         }
 
 

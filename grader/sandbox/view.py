@@ -92,13 +92,44 @@ def _shared_folders() -> set[str]:
             os.path.realpath(os.path.expanduser("~")), os.path.realpath(os.getcwd())}
 
 
+def _script_folder() -> str | None:
+    """The folder of the script this interpreter runs (``python grade.py``), which Python put
+    first on the import path: where a script lives (an instructor's course folder) is not
+    code a sandbox needs. None when it runs a module (``-m``: the current folder) or no file."""
+    main = sys.modules.get("__main__")
+    if main is None or getattr(main, "__spec__", None) is not None:
+        return None
+    path = getattr(main, "__file__", None)
+    return os.path.dirname(os.path.realpath(path)) if path else None
+
+
+_known: dict[tuple[Any, ...], list[str]] = {}
+
+
 def python_paths() -> list[str]:
+    """``code_paths()``, worked out again only when what it depends on has changed (it is
+    asked for every sandbox a grader starts)."""
+    key = (os.getcwd(), os.environ.get("HOME"), os.environ.get("TMPDIR"), tuple(sys.path))
+    if key not in _known:
+        _known.clear()
+        _known[key] = code_paths()
+    return list(_known[key])
+
+
+def code_paths() -> list[str]:
     """Where the running interpreter's code lives: its prefixes, its standard library, the
     folders of its import path and of nngrade's packages. The current folder, the temporary
-    folder and the home folder are left out even when the import path names them."""
+    folder, the home folder and the running script's folder are left out even when the
+    import path names them.
+
+    Computed by the grader, whose current folder, home and script these are: a sandboxed
+    child has its own (its scratch folder), while the import path it inherited still names
+    the grader's current folder (``python -m nngrade``; multiprocessing makes it absolute)."""
     paths = {sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix}
     paths.update(p for p in sysconfig.get_paths().values() if p)
-    paths.update(p for p in sys.path if p and os.path.isabs(p))
+    script = _script_folder()
+    paths.update(p for p in sys.path
+                 if p and os.path.isabs(p) and os.path.realpath(p) != script)
     for name in PACKAGES:
         try:
             spec = importlib.util.find_spec(name)
@@ -128,13 +159,14 @@ def _inside(path: str, folders: Iterable[str]) -> bool:
 
 
 def standard(readable: Iterable[str] = (), *, hidden: Iterable[str] = (),
-             **kw: Any) -> View:
-    """The view of a sandboxed Python process: the system, the interpreter, the data, and
-    ``readable``; nothing at or below a ``hidden`` path is bound (and a hidden folder inside
-    a bound one is covered)."""
+             code: Iterable[str] | None = None, **kw: Any) -> View:
+    """The view of a sandboxed Python process: the system, the interpreter's ``code`` (the
+    grader's ``python_paths()``; computed here when None), the data, and ``readable``;
+    nothing at or below a ``hidden`` path is bound (and a hidden folder inside a bound one
+    is covered)."""
     hidden = tuple(os.path.abspath(h) for h in hidden)
-    paths = [os.path.abspath(p) for p in (*SYSTEM, *ETC, *python_paths(), *data_paths(),
-                                          *readable)]
+    code = python_paths() if code is None else tuple(code)
+    paths = [os.path.abspath(p) for p in (*SYSTEM, *ETC, *code, *data_paths(), *readable)]
     kept = tuple(dict.fromkeys(p for p in paths if not _inside(p, hidden)))
     return View(readable=kept, hidden=hidden, **kw)
 

@@ -21,9 +21,6 @@ except (ImportError, OSError, AttributeError):
 
 import nngrade.grader.sandbox.child  # noqa: E402,F401
 import nngrade.grader.sandbox.wire  # noqa: E402,F401
-from nngrade.grader.sandbox import view  # noqa: E402
-
-view.python_paths()  # reads sysconfig's tables once (6 ms), not in every child
 
 if "numpy" in sys.modules:  # every child seeds numpy.random: a lazy import of 40 ms each
     import numpy.random  # noqa: E402,F401
