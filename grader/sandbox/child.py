@@ -273,26 +273,42 @@ def _encode(result: dict[str, Any], protections: list[str], limit: int) -> bytes
     return payload
 
 
+def _prepare_or_stop(request: dict[str, Any], send: Any, limit: int
+                     ) -> list[tuple[Any, Any, Any]]:
+    """``prepare``; when the grader's own inputs fail (not the student's doing), say so
+    through ``send`` and end this process."""
+    try:
+        return prepare(request)
+    except BaseException as exc:
+        send(_encode(_error("internal", f"{type(exc).__name__}: {_short(exc)}"), [], limit))
+        os._exit(0)
+
+
 def _enclose(request: dict[str, Any], limits: _limits.Limits, workdir: str,
-             send: Any, cases: int = 1) -> tuple[list[str], Any]:
-    """Sandbox the rest of this run (``namespaces.enclose``): this process becomes the
-    supervisor, which only relays (``channel``); its child runs the cell. Returns, in the
-    child, the protections and the channel to the supervisor (None when unenclosed)."""
-    cpu = limits.timeout * cases  # each case gets the item's time, the run all of them
+             send: Any) -> tuple[list[str], Any, list[tuple[Any, Any, Any]]]:
+    """Prepare the run (``prepare``) and sandbox the rest of it (``namespaces.enclose``):
+    this process becomes the supervisor, which only relays (``channel``); its child runs
+    the cell. Returns, in the child, the protections, the channel to the supervisor (None
+    when unenclosed) and the prepared cases."""
+    # each case gets the item's time, the run all of them
+    cpu = limits.timeout * len(request["cases"])
     if not request.get("isolate", True):
+        prepared = _prepare_or_stop(request, send, limits.result)
         _limits.apply(limits, cpu_seconds=cpu)
-        return [], None
+        return [], None, prepared
     key = secrets.token_bytes(32)
     to_cell_r, to_cell_w = os.pipe()
     from_cell_r, from_cell_w = os.pipe()
     # as root, a control group can hold a few processes of the cell's (see ``cgroups``)
     group = (cgroups.create(str(os.getpid()), limits.memory, PROCESS_TASKS)
              if os.geteuid() == 0 else None)
-    # the supervisor moves the cell's process into the group while that process builds its
-    # view (a move waits on the kernel for milliseconds), and says here when it is in
+    # the supervisor moves the cell's process into the group while that process prepares
+    # and builds its view (a move waits on the kernel for milliseconds), and says here when
+    # it is in
     joined_r, joined_w = os.pipe() if group is not None else (-1, -1)
     ends = [fd for fd in (to_cell_r, to_cell_w, from_cell_r, from_cell_w, joined_r, joined_w)
             if fd >= 0]
+    prepared: list[tuple[Any, Any, Any]] = []
 
     def supervise(child_pid: int) -> None:
         os.close(to_cell_r)
@@ -313,6 +329,9 @@ def _enclose(request: dict[str, Any], limits: _limits.Limits, workdir: str,
                 group.remove()
 
     def view_for(uid: int | None) -> view.View:
+        # the grader's side first: the view hides the reference and the cases
+        prepared.extend(_prepare_or_stop(request, channel.Cell(from_cell_w, to_cell_r).send,
+                                         limits.result))
         if group is not None:
             request["processes"] = True
             # the fork server's children default to it; the cell's own processes are forks
@@ -342,19 +361,19 @@ def _enclose(request: dict[str, Any], limits: _limits.Limits, workdir: str,
                                             before_fork=lambda: _limits.apply(limits, cpu_seconds=cpu))
     except OSError as exc:
         refuse(str(exc))
-    if not enclosed:
+    if not enclosed:  # nothing was forked: this process runs the cell, unenclosed
         for fd in ends:
             os.close(fd)
         if group is not None:
             group.remove()
-        return held, None
+        return held, None, _prepare_or_stop(request, send, limits.result)
     if group is not None:
         joined = os.read(joined_r, 1)
         os.close(joined_r)
         if joined != b"1":
             refuse("its control group could not be joined")
         held.append(cgroups.PROCESSES)
-    return held, channel.Cell(from_cell_w, to_cell_r)
+    return held, channel.Cell(from_cell_w, to_cell_r), prepared
 
 
 def child_main(request: dict[str, Any], conn: Any, workdir: str) -> None:
@@ -376,13 +395,7 @@ def child_main(request: dict[str, Any], conn: Any, workdir: str) -> None:
     environment.replace(environment.for_sandbox(workdir, request.get("env", {})))
     sys.stdout = _BoundedText(limits.output)
     sys.stderr = _BoundedText(limits.output)
-    try:
-        prepared = prepare(request)
-    except BaseException as exc:  # the grader's own inputs failed: not the student's doing
-        send(_encode(_error("internal", f"{type(exc).__name__}: {_short(exc)}"), [],
-                     limits.result))
-        os._exit(0)
-    held, cell = _enclose(request, limits, workdir, send, len(prepared))
+    held, cell, prepared = _enclose(request, limits, workdir, send)
     request["protections"] = held
     if cell is not None:  # the cell's process never holds the grader's channel (closed above)
         send = cell.send
