@@ -105,10 +105,18 @@ def grade_all(targets: Iterable[Target], *, jobs: int = 1, grader: Grader | None
     # a kernel started ahead overlaps the previous submission only where a core is idle
     ahead = len(targets) if stems and jobs < (os.cpu_count() or 1) else 0
     grader.prepare(stems, submissions=ahead)
+    if stems:
+        from nngrade.grader.sandbox import runner  # not imported for stored grades alone
+
+        # the cores are shared by sandboxes, not by submissions: while fewer submissions
+        # than jobs are left (the last one of a batch), their items take the free cores
+        runner.share(jobs)
     try:
         return _grade_each(targets, jobs, grader, store, progress)
     finally:
         grader.close()
+        if stems:
+            runner.share(0)
 
 
 def _grade_each(targets: list[Target], jobs: int, grader: Grader, store: ResultStore | None,

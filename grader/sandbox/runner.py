@@ -78,6 +78,23 @@ def _start(proc: Any) -> None:
         _launching.sandbox = False
 
 
+_slots: threading.BoundedSemaphore | None = None
+_cap = 0
+
+
+def share(jobs: int) -> None:
+    """From now on, at most ``jobs`` sandboxes of this process run at once, whichever
+    submission or item they are for (a batch's ``--jobs``); 0 lifts the cap. With a cap of
+    more than one, a submission's items may run side by side (``slots``)."""
+    global _slots, _cap
+    _slots, _cap = (threading.BoundedSemaphore(jobs), jobs) if jobs > 0 else (None, 0)
+
+
+def slots() -> int:
+    """The cap that ``share`` set (0: none, each caller runs its sandboxes one at a time)."""
+    return _cap
+
+
 def start_server() -> None:
     """Start the warm fork server now (in the background of the caller's other work)."""
     from multiprocessing import forkserver
@@ -214,9 +231,12 @@ def _launch(request: RunRequest, more: Sequence[RunRequest]) -> list[RunResult] 
     n_cases = 1 + len(more)
     workdir = tempfile.mkdtemp(prefix="nngrade-run-")
     ctx = _ctx()
-    resident.used()
     receiver, sender = ctx.Pipe(duplex=False)
     proc = ctx.Process(target=child.child_main, args=(request.to_dict(more), sender, workdir))
+    slot = _slots
+    if slot is not None:
+        slot.acquire()  # before the clock starts: waiting for a core is not the cell's time
+    resident.used()
     started = time.monotonic()
     try:
         _start(proc)
@@ -236,6 +256,9 @@ def _launch(request: RunRequest, more: Sequence[RunRequest]) -> list[RunResult] 
                                 message=f"the cell ran past its {limits.timeout:g} s limit")
         _kill_group(proc)
         proc.join(5)
+        if slot is not None:
+            slot.release()
+            slot = None
         cgroups.remove(str(proc.pid))  # left behind when the supervisor itself was killed
         seconds = time.monotonic() - started
         if outcome is None and data is None:
@@ -249,6 +272,8 @@ def _launch(request: RunRequest, more: Sequence[RunRequest]) -> list[RunResult] 
             return None
         return results
     finally:
+        if slot is not None:  # the start failed
+            slot.release()
         receiver.close()
         shutil.rmtree(workdir, ignore_errors=True)
 
@@ -297,4 +322,5 @@ def _one(result: Any, limits: Limits, seconds: float,
                      cast(RunKind, kind), message, seconds, protections)
 
 
-__all__ = ["RunRequest", "RunResult", "preload", "run", "run_cases", "start_server"]
+__all__ = ["RunRequest", "RunResult", "preload", "run", "run_cases", "share", "slots",
+           "start_server"]

@@ -110,10 +110,12 @@ def python_paths() -> list[str]:
     """``code_paths()``, worked out again only when what it depends on has changed (it is
     asked for every sandbox a grader starts)."""
     key = (os.getcwd(), os.environ.get("HOME"), os.environ.get("TMPDIR"), tuple(sys.path))
-    if key not in _known:
+    found = _known.get(key)
+    if found is None:  # graders' threads may ask at once: each keeps what it computed
+        found = code_paths()
         _known.clear()
-        _known[key] = code_paths()
-    return list(_known[key])
+        _known[key] = found
+    return list(found)
 
 
 def code_paths() -> list[str]:
