@@ -117,7 +117,8 @@ def _parser() -> argparse.ArgumentParser:
                        "Gradescope results and class summary to this folder; a re-run grades "
                        "only what changed")
     grade.add_argument("--jobs", type=int, default=batch.default_jobs(),
-                       help="submissions graded at once (default: the number of cores)")
+                       help="submissions graded, and sandboxes run, at once (default: the "
+                            "number of cores)")
     grade.add_argument("--quiet", action="store_true", help="no progress on stderr")
     grade.add_argument("--cluster", metavar="ADDRESS",
                        help="grade on a Dask cluster: a scheduler's tcp://HOST:8786, or local:N "
