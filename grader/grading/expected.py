@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
+import sys
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from importlib import metadata, resources
+from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -88,21 +90,41 @@ def _notebook_file(exercise: Exercise) -> Any:
     return solution.notebook_file(exercise)
 
 
+def _normalised(name: str) -> str:
+    return re.sub(r"[-_.]+", "_", name).lower()
+
+
 def _version(dist: str) -> str | None:
-    """An installed distribution's version, read off its metadata's headers: the same value
-    as ``metadata.version``, without parsing the whole file as e-mail (torch's and numpy's
-    carry their licences: 30 ms of every run for six names)."""
+    """An installed distribution's version, read off the headers of the ``METADATA`` of its
+    ``.dist-info`` folder, the first on the import path, as ``importlib.metadata`` finds it.
+    Importing that module costs 27 ms (it parses e-mail), a fifth of an unchanged re-run; it
+    is asked only for a distribution installed another way (an egg)."""
+    wanted = _normalised(dist)
+    for folder in sys.path:
+        try:
+            entries = os.listdir(folder or ".")
+        except OSError:
+            continue
+        for entry in entries:
+            if (entry.endswith(".dist-info")
+                    and _normalised(entry[: -len(".dist-info")].rsplit("-", 1)[0]) == wanted):
+                try:
+                    with open(os.path.join(folder, entry, "METADATA"), encoding="utf-8") as file:
+                        for line in file:
+                            if not line.strip():
+                                break  # the headers end at the first empty line
+                            name, _, value = line.partition(":")
+                            if name.strip().lower() == "version":
+                                return value.strip()
+                except OSError:
+                    pass
+                break  # a version this reading cannot find: importlib.metadata's reading
+    from importlib import metadata
+
     try:
-        text = metadata.distribution(dist).read_text("METADATA") or ""
+        return metadata.version(dist)
     except metadata.PackageNotFoundError:
         return None
-    for line in text.splitlines():
-        if not line.strip():
-            break  # the headers end at the first empty line
-        name, _, value = line.partition(":")
-        if name.strip().lower() == "version":
-            return value.strip()
-    return metadata.version(dist)  # headers in a shape this reading does not know
 
 
 def load_or_compute(exercise: Exercise, limits: Limits, kernel_limits: kernel.KernelLimits,

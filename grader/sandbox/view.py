@@ -26,10 +26,6 @@ import tempfile
 from dataclasses import dataclass, field
 from typing import Any, Iterable
 
-# imported here, not when a sandbox asks for its data folders: a forked child would import
-# it afresh each time (4 ms of a 50 ms run)
-import platformdirs
-
 from nngrade.config import APP_NAME, ENV_CACHE_DIR, ENV_DATA_DIR
 
 MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC = 0x1, 0x2, 0x4, 0x8
@@ -152,6 +148,8 @@ def data_paths() -> list[str]:
     if root:
         found.append(os.path.join(os.path.abspath(root), "data"))
     else:
+        import platformdirs  # the fork server has it loaded (``warm``)
+
         found.append(os.path.join(platformdirs.user_cache_dir(APP_NAME), "data"))
     return [p for p in found if os.path.isdir(p)]
 

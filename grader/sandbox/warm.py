@@ -19,6 +19,8 @@ try:  # finding libseccomp runs ldconfig twice (25 ms): once here, not in every 
 except (ImportError, OSError, AttributeError):
     pass
 
+import platformdirs  # noqa: E402,F401  every child's view asks it for the data folder (4 ms)
+
 import nngrade.grader.sandbox.child  # noqa: E402,F401
 import nngrade.grader.sandbox.wire  # noqa: E402,F401
 
