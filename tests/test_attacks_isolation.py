@@ -298,14 +298,17 @@ def test_the_folder_the_grader_runs_from_is_not_readable(tmp_path, how):
     solutions = course / "solutions.txt"
     solutions.write_text(SECRET)
     nb = notebook_with(VANISHING, {"vanishing.bound": _read_file(str(solutions))}, rest="blank")
+    nb.cells.append(nbformat.v4.new_code_cell(_read_file(str(solutions))))  # in the kernel
     nbformat.write(nb, str(course / "subs" / "s1" / f"{VANISHING.stem}.ipynb"))
     (course / "grade.py").write_text("from nngrade.grader.cli import main\n"
                                      "raise SystemExit(main())\n")
     start = ["-m", "nngrade"] if how.startswith("python -m") else ["grade.py"]
     done = subprocess.run([sys.executable, *start, "grade", "subs", "--format", "json",
-                           "--quiet", "--timeout", "30"], cwd=course, capture_output=True,
-                          text=True, check=False)
+                           "--quiet", "--timeout", "30", "--execute"], cwd=course,
+                          capture_output=True, text=True, check=False)
     assert done.returncode == 0, done.stderr[-2000:]
     assert SECRET not in done.stdout + done.stderr
-    item = {i["id"]: i for i in json.loads(done.stdout)["submissions"][0]["items"]}
+    sub = json.loads(done.stdout)["submissions"][0]
+    item = {i["id"]: i for i in sub["items"]}
     assert "found ['FileNotFoundError']" in item["vanishing.bound"]["message"], item
+    assert "found ['FileNotFoundError']" in sub["cell_errors"][-1], sub["cell_errors"]
