@@ -308,3 +308,13 @@ def test_each_case_is_built_just_before_its_cell_so_what_a_builder_keeps_is_its_
         source="y = x", cases_module="sandbox_cases", build="build_kept", probe="probe_kept",
         writes=("y",), args={"x": x}) for x in (1, 2, 3)])
     assert [r.observation for r in results] == [{"y": x, "kept": x} for x in (1, 2, 3)]
+
+
+def test_the_filter_built_ahead_is_in_force_in_the_cell_with_no_new_privileges():
+    # the fork server builds the program once; each run loads it itself (prctl)
+    result = run("fields = dict(line.split(':', 1) for line in open('/proc/self/status'))\n"
+                 "y = 10 * int(fields['Seccomp']) + int(fields['NoNewPrivs'])")
+    if syscalls.compiled() is None:
+        pytest.skip("no libseccomp on this machine")
+    assert syscalls.FILTERED in result.protections
+    assert result.observation == {"y": 21}, result  # mode 2 (a filter), no_new_privs set
