@@ -128,12 +128,13 @@ def test_the_cell_runs_inside_its_own_control_group():
     # the cell counts the hierarchies where its process is in a sandbox's group
     result = run("y = sum(line.rsplit('/', 1)[-1].startswith('nngrade-')\n"
                  "        for line in open('/proc/self/cgroup').read().split())")
-    if not _groups_here():
-        pytest.skip("no control group for a sandbox on this machine")
-    probe = cgroups.create(f"test-{os.getpid()}", GiB, 4)
-    assert probe is not None
-    probe.remove()
-    assert result.observation == {"y": len(probe.folders)}, result
+    if _groups_here():
+        probe = cgroups.create(f"test-{os.getpid()}", GiB, 4)
+        assert probe is not None
+        probe.remove()
+        assert result.observation == {"y": len(probe.folders)}, result
+    else:  # no group here: the cell is in none of nngrade's (and may start no process)
+        assert result.observation == {"y": 0}, result
 
 
 def test_a_forked_copy_of_the_cell_never_speaks_and_a_left_process_voids_the_result():
@@ -314,7 +315,7 @@ def test_the_filter_built_ahead_is_in_force_in_the_cell_with_no_new_privileges()
     # the fork server builds the program once; each run loads it itself (prctl)
     result = run("fields = dict(line.split(':', 1) for line in open('/proc/self/status'))\n"
                  "y = 10 * int(fields['Seccomp']) + int(fields['NoNewPrivs'])")
-    if syscalls.compiled() is None:
-        pytest.skip("no libseccomp on this machine")
-    assert syscalls.FILTERED in result.protections
-    assert result.observation == {"y": 21}, result  # mode 2 (a filter), no_new_privs set
+    built = syscalls.compiled() is not None
+    assert (syscalls.FILTERED in result.protections) == built
+    # mode 2 (a filter) where libseccomp is, none (0) where it is not; no_new_privs either way
+    assert result.observation == {"y": 21 if built else 1}, result
