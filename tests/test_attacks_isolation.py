@@ -312,3 +312,27 @@ def test_the_folder_the_grader_runs_from_is_not_readable(tmp_path, how):
     item = {i["id"]: i for i in sub["items"]}
     assert "found ['FileNotFoundError']" in item["vanishing.bound"]["message"], item
     assert "found ['FileNotFoundError']" in sub["cell_errors"][-1], sub["cell_errors"]
+
+
+def test_a_cell_cannot_start_another_program_or_leave_its_namespaces(tmp_path, capsys):
+    # what the system-call filter alone refuses to a process with no privilege: running a
+    # program, and a user namespace of its own (where it would be root again)
+    attempt = _reveal("""
+import ctypes, subprocess
+try:
+    found.append(subprocess.run(['id', '-u'], capture_output=True, text=True).stdout.strip())
+except OSError as exc:
+    found.append(type(exc).__name__)
+libc = ctypes.CDLL(None, use_errno=True)
+found.append(libc.unshare(0x10000000) == 0 or ctypes.get_errno())
+""")
+    nb = notebook_with(VANISHING, {"vanishing.bound": attempt})
+    nb.cells.append(nbformat.v4.new_code_cell(attempt))  # in the notebook's kernel
+    path = tmp_path / f"{VANISHING.stem}.ipynb"
+    nbformat.write(nb, str(path))
+    sub = _grade([path], capsys, "--execute")["submissions"][0]
+    items = {i["id"]: i for i in sub["items"]}
+    refused = "found ['PermissionError', 1]"  # EPERM for both
+    assert refused in items["vanishing.bound"]["message"], items["vanishing.bound"]
+    assert refused in sub["cell_errors"][-1], sub["cell_errors"]
+    assert sub["score"] == sub["max_score"] - items["vanishing.bound"]["max_score"]
