@@ -19,6 +19,8 @@ import os
 import sys
 from typing import Any
 
+from nngrade.grader.sandbox.privileges import PR_SET_NO_NEW_PRIVS
+
 FILTERED = "no other programs, mounts, namespaces or tracing (seccomp)"
 
 # flags of clone(2) and unshare(2)
@@ -47,7 +49,7 @@ _REFUSED = (
 )
 
 
-PR_SET_NO_NEW_PRIVS, PR_SET_SECCOMP, SECCOMP_MODE_FILTER = 38, 22, 2
+PR_SET_SECCOMP, SECCOMP_MODE_FILTER = 22, 2
 
 
 class _Program(ctypes.Structure):
@@ -92,30 +94,16 @@ def compiled(*, allow_exec: bool = False, allow_processes: bool = False) -> byte
         except (ImportError, OSError, AttributeError):  # no libseccomp on this machine
             return None
         try:
-            fd = os.memfd_create("nngrade-seccomp")
-            try:
-                _rules(sc, allow_exec, allow_processes).export_bpf(_Descriptor(fd))
-                os.lseek(fd, 0, os.SEEK_SET)
-                with os.fdopen(os.dup(fd), "rb") as exported:
-                    program = exported.read()
-            finally:
-                os.close(fd)
+            with open(os.memfd_create("nngrade-seccomp"), "w+b") as exported:
+                _rules(sc, allow_exec, allow_processes).export_bpf(exported)
+                exported.seek(0)
+                program = exported.read()
         except Exception:  # a filter that cannot be built leaves the run as it was
             return None
         if not program or len(program) % 8:
             return None
         _compiled[key] = program
     return _compiled[key]
-
-
-class _Descriptor:
-    """What ``export_bpf`` writes to: anything with a ``fileno``."""
-
-    def __init__(self, fd: int) -> None:
-        self.fd = fd
-
-    def fileno(self) -> int:
-        return self.fd
 
 
 def restrict(*, allow_exec: bool = False, allow_processes: bool = False) -> bool:
@@ -137,5 +125,3 @@ def restrict(*, allow_exec: bool = False, allow_processes: bool = False) -> bool
         return False
     return libc.prctl(PR_SET_SECCOMP, ctypes.c_ulong(SECCOMP_MODE_FILTER), ctypes.byref(fprog),
                       ctypes.c_ulong(0), ctypes.c_ulong(0)) == 0
-
-
